@@ -1,0 +1,131 @@
+"""From what a person typed to the messages the bot should post: the core behind every Slack listener.
+
+Listeners hand the text over and post what comes back; nothing here knows about Slack's API.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from bot.buddy import errors
+from bot.buddy.refs import BuddyRef, FoundReferences, RefKind, find_references
+from bot.config import Settings
+from bot.explain import explain
+from bot.lookup import Lookup
+from bot.render.logtail import inline_log_block, log_tail_title, render_log_tail
+from bot.render.notice import render_notice
+from bot.render.summary import render_summary
+from bot.report import RunReport
+
+log = logging.getLogger(__name__)
+
+USAGE = (
+    "Give me a Buddy run link, for example `/buddy https://app.buddy.works/acme/web/pipelines/pipeline/7/execution/…`, "
+    "or the ids: `/buddy <workspace> <project> <pipeline_id> <execution_id> [<action_execution_id>]`. "
+    "`/buddy help` shows everything I can do."
+)
+
+
+@dataclass
+class Answer:
+    """One reference answered: a summary message, and the log tail for the thread (may be empty)."""
+
+    ref: BuddyRef
+    message: dict
+    report: RunReport | None = None
+    snippet: str = ""
+    snippet_title: str = ""
+    failed: bool = False
+
+    @property
+    def snippet_filename(self) -> str:
+        action = self.ref.action_execution_id or self.ref.execution_id or "latest"
+        return f"buddy-{self.ref.project}-{self.ref.pipeline_id}-{action}.log"
+
+    def inline_log_blocks(self) -> list[dict]:
+        """The log tail as message blocks, for where a snippet cannot go (response_url, failed upload)."""
+        return inline_log_block(self.snippet) if self.snippet else []
+
+
+@dataclass
+class Request:
+    """What the core needs to know about who asked, and where."""
+
+    text: str
+    whole_argument: bool
+    channel: str | None = None
+    user: str | None = None
+    is_direct: bool = False
+
+
+@dataclass
+class Plan:
+    """The references found in a request, and why any were set aside."""
+
+    refs: list[BuddyRef] = field(default_factory=list)
+    skipped: int = 0
+    refused_workspaces: list[str] = field(default_factory=list)
+    channel_refused: bool = False
+
+    @property
+    def refusal(self) -> str | None:
+        if self.channel_refused:
+            return "I'm not set up to answer in this conversation. Ask the bot's operator to add it to SLACK_CHANNELS."
+        if self.refused_workspaces and not self.refs:
+            names = ", ".join(sorted(set(self.refused_workspaces)))
+            return f"I'm not allowed to read the Buddy workspace {names}. Ask the bot's operator (BUDDY_WORKSPACES)."
+        return None
+
+
+class Responder:
+    def __init__(self, lookup: Lookup, settings: Settings) -> None:
+        self.lookup = lookup
+        self.settings = settings
+
+    def channel_allowed(self, channel: str | None, *, is_direct: bool = False) -> bool:
+        allowed = self.settings.slack_channels
+        if not allowed:
+            return True
+        if is_direct and "dm" in {c.lower() for c in allowed}:
+            return True
+        return channel in allowed
+
+    def plan(self, request: Request, *, runs_only: bool = False) -> Plan:
+        """Which references to answer. ``runs_only`` drops pipeline links (for links merely pasted in chat)."""
+        if not self.channel_allowed(request.channel, is_direct=request.is_direct):
+            return Plan(channel_refused=True)
+        found: FoundReferences = find_references(
+            request.text,
+            hosts=self.settings.buddy_hosts,
+            whole_argument=request.whole_argument,
+            default_host=self.settings.buddy_default_host,
+        )
+        refs = [r for r in found.refs if not runs_only or r.kind is not RefKind.PIPELINE]
+        plan = Plan(skipped=found.skipped)
+        for ref in refs:
+            if self.lookup.workspace_allowed(ref):
+                plan.refs.append(ref)
+            else:
+                plan.refused_workspaces.append(ref.workspace)
+        return plan
+
+    async def answer(self, ref: BuddyRef, *, requested_by: str | None = None, fresh: bool = False) -> Answer:
+        """Looks the reference up; a Buddy failure becomes a message that says what to do, never an exception."""
+        try:
+            report = await self.lookup.report(ref, fresh=fresh)
+        except errors.BuddyError as exc:
+            log.info("lookup of %s failed: %s", ref.web_url, type(exc).__name__)
+            return Answer(ref=ref, message=render_notice(explain(exc, ref), link=ref.web_url), failed=True)
+        message = render_summary(
+            report, secret_key_regex=self.settings.secret_key_regex, requested_by=requested_by, interactive=True
+        )
+        return Answer(
+            ref=ref, message=message, report=report,
+            snippet=render_log_tail(report), snippet_title=log_tail_title(report),
+        )
+
+    def skipped_note(self, plan: Plan) -> str | None:
+        if not plan.skipped:
+            return None
+        return f"{plan.skipped} more link(s) skipped: I answer at most {len(plan.refs)} per message."

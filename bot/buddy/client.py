@@ -1,0 +1,235 @@
+"""Async client for the parts of Buddy's REST API the bot reads.
+
+One ``httpx.AsyncClient`` (one connection pool) serves the whole process. Requests only ever go to
+an API base derived from a known web host (the cloud regions, the operator's ``BUDDY_HOSTS``) or to
+``BUDDY_API_URL``; a host that came from user input is refused before any request is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from bot.buddy import errors
+from bot.buddy.models import ActionExecution, Execution, ExecutionList, LogPage, Member, TokenInfo
+from bot.buddy.refs import api_base_for, is_buddy_host
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+USER_AGENT = "buddy-slack-bot/0.1 (+https://github.com/)"
+
+
+class _Transient(Exception):
+    """A failure worth retrying (5xx, timeout, reset); becomes ``Unavailable`` when retries run out."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _WaitForReset(Exception):
+    """A 429 whose reset is close enough to wait for (the wait itself happens in ``_respect_rate_limit``)."""
+
+    def __init__(self, limited: errors.RateLimited) -> None:
+        super().__init__("rate limited")
+        self.limited = limited
+
+
+def _error_message(response: httpx.Response) -> str:
+    """Buddy's own message from ``{"errors":[{"message":…}]}``, else a short description."""
+    try:
+        body = response.json()
+        messages = [e.get("message") for e in body.get("errors", []) if isinstance(e, dict) and e.get("message")]
+        if messages:
+            return "; ".join(str(m) for m in messages)[:500]
+    except (ValueError, AttributeError):
+        pass
+    return f"HTTP {response.status_code} {response.reason_phrase}".strip()
+
+
+def _reset_time(response: httpx.Response) -> datetime | None:
+    """``X-Rate-Limit-Reset`` is a Unix time in seconds."""
+    raw = response.headers.get("X-Rate-Limit-Reset")
+    try:
+        return datetime.fromtimestamp(float(raw), tz=timezone.utc) if raw else None
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+class BuddyClient:
+    """Reads executions, action executions, logs, members and the token from Buddy."""
+
+    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._settings = settings
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.buddy_timeout_s),
+            limits=httpx.Limits(max_connections=settings.buddy_max_connections),
+            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+            transport=transport,
+            follow_redirects=False,
+        )
+        backoff = settings.buddy_retry_backoff_s
+        self._backoff = wait_exponential_jitter(multiplier=backoff, max=backoff * 8, jitter=backoff)
+        # A 429 on one host holds back every request to that host until its reset time.
+        self._blocked_until: dict[str, float] = {}
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> BuddyClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    async def get_execution(self, host: str, ws: str, project: str, pipeline_id: int, execution_id: int) -> Execution:
+        path = f"{_pipeline_path(ws, project, pipeline_id)}/executions/{int(execution_id)}"
+        return await self._get_model(host, path, Execution)
+
+    async def list_executions(
+        self, host: str, ws: str, project: str, pipeline_id: int, *, page: int = 1, per_page: int = 20
+    ) -> ExecutionList:
+        path = f"{_pipeline_path(ws, project, pipeline_id)}/executions"
+        return await self._get_model(host, path, ExecutionList, params={"page": page, "per_page": per_page})
+
+    async def get_action_execution(
+        self, host: str, ws: str, project: str, pipeline_id: int, execution_id: int, action_execution_id: str
+    ) -> ActionExecution:
+        path = _action_path(ws, project, pipeline_id, execution_id, action_execution_id)
+        return await self._get_model(host, path, ActionExecution)
+
+    async def get_logs(
+        self,
+        host: str,
+        ws: str,
+        project: str,
+        pipeline_id: int,
+        execution_id: int,
+        action_execution_id: str,
+        *,
+        offset: int,
+        limit: int,
+    ) -> LogPage:
+        path = _action_path(ws, project, pipeline_id, execution_id, action_execution_id) + "/logs"
+        return await self._get_model(host, path, LogPage, params={"offset": max(0, offset), "limit": limit})
+
+    async def get_member(self, host: str, ws: str, member_id: int) -> Member:
+        return await self._get_model(host, f"/workspaces/{_seg(ws)}/members/{int(member_id)}", Member)
+
+    async def get_token_info(self, host: str) -> TokenInfo:
+        return await self._get_model(host, "/user/token", TokenInfo)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def api_base(self, host: str) -> str:
+        if not is_buddy_host(host, self._settings.buddy_hosts) and host != self._settings.buddy_default_host:
+            raise errors.NotFound(f"{host} is not a Buddy host this bot is set up for", host=host)
+        return api_base_for(host, override=self._settings.buddy_api_url)
+
+    async def _get_model(self, host: str, path: str, model: type[M], params: Mapping[str, Any] | None = None) -> M:
+        body = await self.get_json(host, path, params)
+        if not isinstance(body, dict):
+            raise errors.BadResponse("Buddy answered with JSON that is not an object", host=host)
+        return model.model_validate(body)
+
+    async def get_json(self, host: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET with bounded retries (backoff + jitter) for transient faults and short rate-limit waits."""
+        base = self.api_base(host)
+        api_host = httpx.URL(base).host
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type((_Transient, _WaitForReset)),
+            stop=stop_after_attempt(self._settings.buddy_retries + 1),
+            wait=self._wait,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._get_once(host, api_host, base + path, params)
+        except _Transient as exc:
+            raise errors.Unavailable(str(exc), host=api_host, status=exc.status) from None
+        except _WaitForReset as exc:
+            raise exc.limited from None
+        raise AssertionError("unreachable")  # pragma: no cover - AsyncRetrying always returns or raises
+
+    def _wait(self, retry_state: Any) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, _WaitForReset):
+            return 0.0
+        return self._backoff(retry_state)
+
+    async def _get_once(self, host: str, api_host: str, url: str, params: Mapping[str, Any] | None) -> Any:
+        await self._respect_rate_limit(api_host)
+        token = self._settings.token_for(host)
+        try:
+            response = await self._http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
+        except httpx.TimeoutException:
+            raise _Transient(f"no answer from {api_host} within {self._settings.buddy_timeout_s:g} s") from None
+        except httpx.TransportError as exc:
+            raise _Transient(f"connection to {api_host} failed ({type(exc).__name__})") from None
+        status = response.status_code
+        log.debug("GET %s -> %s", url, status)
+        if status == 200:
+            try:
+                return response.json()
+            except ValueError:
+                kind = "an HTML page" if "html" in response.headers.get("content-type", "") else "a body that is not JSON"
+                raise errors.BadResponse(f"{api_host} answered with {kind}", host=api_host, status=status) from None
+        message = _error_message(response)
+        if status == 429:
+            raise self._rate_limited(api_host, response, message)
+        if status >= 500:
+            raise _Transient(f"{api_host} answered {status}: {message}", status=status)
+        error_type = {401: errors.Unauthorized, 403: errors.Forbidden, 404: errors.NotFound}.get(status, errors.BuddyError)
+        raise error_type(message, host=api_host, status=status)
+
+    def _rate_limited(self, api_host: str, response: httpx.Response, message: str) -> Exception:
+        reset_at = _reset_time(response)
+        wait = (reset_at - datetime.now(timezone.utc)).total_seconds() if reset_at else 1.0
+        wait = max(0.0, wait)
+        self._blocked_until[api_host] = time.monotonic() + wait
+        limited = errors.RateLimited(message, host=api_host, reset_at=reset_at)
+        if wait <= self._settings.buddy_rate_limit_max_wait_s:
+            return _WaitForReset(limited)
+        return limited
+
+    async def _respect_rate_limit(self, api_host: str) -> None:
+        """Don't send what we know Buddy will refuse: wait out a short block, refuse a long one."""
+        remaining = self._blocked_until.get(api_host, 0.0) - time.monotonic()
+        if remaining <= 0:
+            return
+        if remaining > self._settings.buddy_rate_limit_max_wait_s:
+            reset_at = datetime.now(timezone.utc).timestamp() + remaining
+            raise errors.RateLimited(
+                "rate limit reached", host=api_host, reset_at=datetime.fromtimestamp(reset_at, tz=timezone.utc)
+            )
+        await asyncio.sleep(remaining)
+
+
+def _seg(value: str) -> str:
+    """Quote one path segment, so an id can never add a segment or climb out of the path."""
+    return quote(str(value), safe="")
+
+
+def _pipeline_path(ws: str, project: str, pipeline_id: int) -> str:
+    return f"/workspaces/{_seg(ws)}/projects/{_seg(project)}/pipelines/{int(pipeline_id)}"
+
+
+def _action_path(ws: str, project: str, pipeline_id: int, execution_id: int, action_execution_id: str) -> str:
+    return (
+        f"{_pipeline_path(ws, project, pipeline_id)}/executions/{int(execution_id)}"
+        f"/action_executions/{_seg(action_execution_id)}"
+    )

@@ -1,0 +1,124 @@
+"""Settings, loaded once from the environment (and `.env` where present) into one typed object.
+
+Every name here is documented in `.env.example`; operators and tests rely on them.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+DEFAULT_SECRET_PATTERNS = "TOKEN,SECRET,PASSWORD,PASSWD,PASS,KEY,PRIVATE,CREDENTIAL,AUTH,CERT"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line for the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Buddy
+    buddy_token: str = Field(default="", repr=False)
+    buddy_api_url: str | None = None
+    buddy_hosts: CommaList = ()
+    buddy_host_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict, repr=False)
+    buddy_default_host: str = "app.buddy.works"
+    buddy_workspaces: CommaList = ()
+    buddy_timeout_s: float = 10.0
+    buddy_retries: int = 3
+    buddy_retry_backoff_s: float = 0.5
+    buddy_rate_limit_max_wait_s: float = 10.0
+    buddy_execution_pages: int = 5
+    buddy_execution_page_size: int = 50
+    buddy_max_connections: int = 100
+
+    # What an answer shows
+    log_lines: int = Field(default=20, ge=1, le=1000)
+    secret_variable_patterns: CommaList = tuple(DEFAULT_SECRET_PATTERNS.split(","))
+    cache_size: int = 1024
+    cache_ttl_s: float = 3600.0
+
+    # Slack
+    slack_bot_token: str = Field(default="", repr=False)
+    slack_signing_secret: str = Field(default="", repr=False)
+    slack_app_token: str = Field(default="", repr=False)
+    slack_api_url: str | None = None
+    slack_channels: CommaList = ()
+    reply_to_links: bool = True
+    port: int = 3000
+    bind_host: str = "0.0.0.0"
+
+    # State and background work
+    state_db: Path = Path("bot-state.db")
+    log_level: str = "INFO"
+
+    @field_validator("buddy_hosts", "buddy_workspaces", "slack_channels", "secret_variable_patterns", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("buddy_hosts", mode="after")
+    @classmethod
+    def _lower_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(host.lower().removeprefix("https://").removeprefix("http://").rstrip("/") for host in value)
+
+    @field_validator("buddy_host_tokens", mode="before")
+    @classmethod
+    def _parse_host_tokens(cls, value: object) -> object:
+        """``host=token,host=token``; the token itself may not contain a comma."""
+        if not isinstance(value, str):
+            return value
+        pairs = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            host, sep, token = item.partition("=")
+            if not sep or not host.strip() or not token.strip():
+                raise ValueError("expected host=token pairs separated by commas")
+            pairs[host.strip().lower()] = token.strip()
+        return pairs
+
+    @field_validator("buddy_api_url", "slack_api_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @cached_property
+    def secret_key_regex(self) -> re.Pattern[str]:
+        words = [re.escape(w.strip().upper()) for w in self.secret_variable_patterns if w.strip()]
+        return re.compile("|".join(words) if words else r"(?!)")
+
+    def token_for(self, web_host: str) -> str:
+        return self.buddy_host_tokens.get(web_host.lower(), self.buddy_token)
+
+    def require_buddy_token(self) -> None:
+        if not self.buddy_token and not self.buddy_host_tokens:
+            raise ConfigError(
+                "BUDDY_TOKEN is not set: create a personal access token in Buddy (avatar → Security → "
+                "Personal Access Tokens, scope EXECUTION_INFO) and put it in .env or the environment."
+            )
+
+    def require_slack(self, socket_mode: bool) -> None:
+        missing = ["SLACK_BOT_TOKEN"] if not self.slack_bot_token else []
+        if not socket_mode and not self.slack_signing_secret:
+            missing.append("SLACK_SIGNING_SECRET")
+        if missing:
+            raise ConfigError(f"{' and '.join(missing)} not set: see the README's 'Create the Slack app' section.")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings once; a malformed value becomes one clear ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first.get("loc") else "a setting"
+        raise ConfigError(f"{name}: {first['msg']}") from None

@@ -1,0 +1,92 @@
+"""The end of an action's log: plain text for a snippet upload, or a code block when that fails."""
+
+from __future__ import annotations
+
+import re
+
+from bot.render.blocks import Block, section
+from bot.render.facts import run_title
+from bot.render.limits import MAX_SECTION_TEXT, slack_len
+from bot.render.mrkdwn import clean, clip, code_block, escape
+from bot.report import RunReport
+
+# Slack refuses snippets of 1 MB or more (`snippet_too_large`); 1 MB may mean 10^6 or 2^20 bytes.
+SNIPPET_MAX_BYTES = 1_000_000
+MAX_LINE_CHARS = 2000
+CUT_MARK = "… [cut]"
+TITLE_NAME_CHARS = 100
+# A line longer than this cannot keep MAX_LINE_CHARS once its escape codes are gone, so only this
+# much of a huge line is ever scanned.
+_LINE_WINDOW = 16 * MAX_LINE_CHARS
+# CSI (colours, cursor moves), OSC (window titles, hyperlinks; ended by BEL or ESC \ or not at all),
+# other two- and three-byte escapes, then any ESC left on its own.
+_ESCAPE_CODE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -/]+[0-~]|\x1b[@-_]?")
+_C1_CONTROLS = re.compile(r"[\x80-\x9f]")
+
+
+def clean_log_line(line: str) -> str:
+    """What a terminal would show of `line`, without colours, at most MAX_LINE_CHARS long."""
+    return "\n".join(_visible(part) for part in line.rstrip("\r\n").split("\n"))
+
+
+def _visible(part: str) -> str:
+    part = part.rstrip("\r")
+    part = part[part.rfind("\r") + 1 :]  # a progress bar redraws its line after \r: keep the last drawing
+    window = part[:_LINE_WINDOW]
+    text = clean(_C1_CONTROLS.sub("", _ESCAPE_CODE.sub("", window)))
+    if len(text) > MAX_LINE_CHARS or len(window) < len(part):
+        return text[: MAX_LINE_CHARS - len(CUT_MARK)] + CUT_MARK
+    return text
+
+
+def _tail(report: RunReport) -> list[str]:
+    """The cleaned last lines of the log that fit in a snippet together."""
+    kept: list[str] = []
+    size = 0
+    for line in reversed(report.log_tail):
+        line = clean_log_line(line)
+        size += len(line.encode("utf-8")) + 1
+        if size >= SNIPPET_MAX_BYTES:
+            break
+        kept.append(line)
+    return kept[::-1]
+
+
+def render_log_tail(report: RunReport) -> str:
+    """The snippet's content: only the log lines (Slack does not parse a file); "" when there are none."""
+    text = "\n".join(_tail(report))
+    return text if text.strip() else ""
+
+
+def log_tail_title(report: RunReport) -> str:
+    """"Last 20 of 1,234 log lines · Pass arguments"."""
+    tail = _tail(report)
+    shown = len(tail) if "".join(tail).strip() else 0
+    name = clip(clean(run_title(report)[: 4 * TITLE_NAME_CHARS], one_line=True), TITLE_NAME_CHARS)
+    if not shown:
+        return f"No log lines · {name}"
+    total = max(shown, report.log_total_lines or 0)
+    noun = "log line" if total == 1 else "log lines"
+    return f"Last {shown:,} of {total:,} {noun} · {name}"
+
+
+def inline_log_block(text: str) -> list[Block]:
+    """`text` (a log tail) as a code block in one section, keeping the last lines that fit; [] if empty."""
+    if not text.strip():
+        return []
+    lines = clean(text).split("\n")
+    # Room for the fences, a leading zero-width space and the "…N earlier lines" note.
+    budget = MAX_SECTION_TEXT - 64
+    kept: list[str] = []
+    for line in reversed(lines):
+        escaped = escape(line)
+        cost = slack_len(escaped) + escaped.count("`") + 1  # code_block adds a character per backtick
+        if cost > budget:
+            if not kept:  # the last line alone is too long: keep its end
+                kept.append("…" + escape(line[-(budget // 5) :]))
+            break
+        kept.append(escaped)
+        budget -= cost
+    hidden = len(lines) - len(kept)
+    note = f"_…{hidden:,} earlier lines not shown_\n" if hidden else ""
+    return [section(note + code_block("\n".join(reversed(kept))))]

@@ -1,0 +1,99 @@
+"""The bot as a real process (``python -m bot``) in HTTP mode, wired to the fake Slack and Buddy."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.fakes.buddy import TOKEN as BUDDY_TOKEN
+from tests.fakes.signing import post_signed, slash_command_body, event_callback_body
+
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class BotProcess:
+    def __init__(self, workdir: Path, *, slack_url: str, buddy_url: str, env: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.log_path = workdir / f"bot-{self.port}.log"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("BUDDY_", "SLACK_"))},
+            "PYTHONPATH": str(ROOT),
+            "BUDDY_TOKEN": BUDDY_TOKEN,
+            "BUDDY_API_URL": buddy_url,
+            "BUDDY_RETRY_BACKOFF_S": "0.01",
+            "BUDDY_RATE_LIMIT_MAX_WAIT_S": "2",
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack_url,
+            "PORT": str(self.port),
+            "BIND_HOST": "127.0.0.1",
+            "STATE_DB": str(workdir / "state.db"),
+            "LOG_LEVEL": "DEBUG",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def events_url(self) -> str:
+        return f"{self.url}/slack/events"
+
+    def start(self, timeout: float = 20) -> BotProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"bot exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"bot did not become healthy:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def restart(self) -> BotProcess:
+        self.stop()
+        return self.start()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    # -- sending what Slack sends ----------------------------------------------------------------
+
+    def command(self, text: str, *, response_url: str, channel_id: str = "C123", user_id: str = "U123", **kw) -> tuple[int, str]:
+        body = slash_command_body(text, channel_id=channel_id, user_id=user_id, response_url=response_url, **kw)
+        return post_signed(self.events_url, body, SIGNING_SECRET, content_type="application/x-www-form-urlencoded")
+
+    def event(self, event: dict, *, event_id: str | None = None, retry: int | None = None) -> tuple[int, str]:
+        body = event_callback_body(event, **({"event_id": event_id} if event_id else {}))
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
+        return post_signed(self.events_url, body, SIGNING_SECRET, content_type="application/json", extra_headers=headers)

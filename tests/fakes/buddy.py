@@ -1,0 +1,257 @@
+"""A fake Buddy.Works REST API: a real HTTP server on 127.0.0.1 shaped like the documented one.
+
+Build a scenario with ``add_execution`` (newest last added = newest run), point ``BUDDY_API_URL`` at
+``fake.url``, and read back ``calls()``. Faults are switched on with ``fault``, ``latency`` and
+``include_log``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.server import Recorded, ThreadedServer
+
+TOKEN = "buddy-test-token"
+BASE_TIME = datetime(2025, 5, 28, 9, 51, 38, 709000, tzinfo=timezone.utc)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class FakeAction:
+    name: str = "Build"
+    type: str = "BUILD"
+    status: str = "SUCCESSFUL"
+    log: list[str] = field(default_factory=lambda: ["Build started.", "Done"])
+    ae_id: str = field(default_factory=lambda: secrets.token_hex(12))
+    action_id: int = 1
+    progress: int | None = None
+    start: datetime | None = BASE_TIME
+    finish: datetime | None = BASE_TIME + timedelta(seconds=47)
+    approver_id: int | None = None
+    approval_date: datetime | None = None
+    passed_variables: list[dict[str, Any]] = field(default_factory=list)
+    outputted_variables: list[dict[str, Any]] = field(default_factory=list)
+    error_message: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FakeExecution:
+    id: int
+    web_id: str
+    status: str = "SUCCESSFUL"
+    branch: str = "master"
+    revision: str = "4bc2f8a1d3e5f7a9b1c3d5e7f9a1b3c5d7e9f1a3"
+    message: str = "Fix the build"
+    creator: str = "Ann Example"
+    pipeline_name: str = "Deploy to production"
+    actions: list[FakeAction] = field(default_factory=list)
+    start: datetime | None = BASE_TIME
+    finish: datetime | None = BASE_TIME + timedelta(minutes=2)
+
+
+class FakeBuddy:
+    def __init__(self, web_host: str = "app.buddy.works") -> None:
+        self.web_host = web_host
+        self.tokens = {TOKEN}
+        self.pipelines: dict[tuple[str, str, int], list[FakeExecution]] = {}
+        self.members: dict[tuple[str, int], str] = {}
+        self.token_info: dict[str, Any] = {"name": "bot", "expires_at": None, "scopes": ["WORKSPACE", "EXECUTION_INFO"]}
+        self.latency = 0.0
+        self.include_log = True
+        self._faults: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self.server = ThreadedServer(app)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> FakeBuddy:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    @property
+    def url(self) -> str:
+        return self.server.base_url
+
+    # -- scenario ---------------------------------------------------------------------------------
+    def add_execution(
+        self, ws: str = "acme", project: str = "web", pipeline_id: int = 7, *, actions: list[FakeAction] | None = None, **kw: Any
+    ) -> FakeExecution:
+        runs = self.pipelines.setdefault((ws, project, pipeline_id), [])
+        execution = FakeExecution(id=len(runs) + 1, web_id=kw.pop("web_id", secrets.token_hex(12)), **kw)
+        execution.actions = actions if actions is not None else [FakeAction()]
+        runs.append(execution)
+        return execution
+
+    def html_url(self, ws: str, project: str, pipeline_id: int, execution: FakeExecution, ae: FakeAction | None = None) -> str:
+        url = f"https://{self.web_host}/{ws}/{project}/pipelines/pipeline/{pipeline_id}/execution/{execution.web_id}"
+        return f"{url}/?actionExecutionId={ae.ae_id}" if ae else url
+
+    def fault(self, path_contains: str, status: int = 500, *, body: Any = None, times: int | None = None,
+              headers: dict[str, str] | None = None, raw: str | None = None, content_type: str = "application/json",
+              reset: bool = False, delay: float = 0.0) -> None:
+        """Answer requests whose path contains ``path_contains`` with this instead (``times=None``: always).
+        ``raw`` sends a literal body (HTML pages, broken JSON); ``reset`` drops the connection."""
+        self._faults.append({"match": path_contains, "status": status, "body": body, "times": times, "headers": headers or {},
+                             "raw": raw, "content_type": content_type, "reset": reset, "delay": delay})
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    # -- observation ------------------------------------------------------------------------------
+    def calls(self, path_contains: str = "") -> list[Recorded]:
+        return self.server.matching(lambda r: path_contains in r.path)
+
+    def reset_calls(self) -> None:
+        with self.server.lock:
+            self.server.received.clear()
+
+    # -- serving ----------------------------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        # raw_path: what was sent, before aiohttp decodes %2F and friends
+        self.server.record(Recorded(request.method, request.raw_path.split("?", 1)[0], dict(request.query), dict(request.headers),
+                                    await request.text() if request.can_read_body else None))
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        fault = self._take_fault(request.path)
+        if fault is not None:
+            return await self._fault_response(request, fault)
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self.tokens:
+            return _error(401, "Invalid token")
+        return self._route(request)
+
+    def _take_fault(self, path: str) -> dict[str, Any] | None:
+        for fault in self._faults:
+            if fault["match"] in path and fault["times"] != 0:
+                if fault["times"] is not None:
+                    fault["times"] -= 1
+                return fault
+        return None
+
+    async def _fault_response(self, request: web.Request, fault: dict[str, Any]) -> web.StreamResponse:
+        if fault["delay"]:
+            await asyncio.sleep(fault["delay"])
+        if fault["reset"]:
+            request.transport.close()  # type: ignore[union-attr]
+            raise asyncio.CancelledError
+        if fault["status"] == 200 and fault["body"] is None and fault["raw"] is None:
+            return self._route(request)
+        text = fault["raw"] if fault["raw"] is not None else json.dumps(
+            fault["body"] if fault["body"] is not None else {"errors": [{"message": f"fault {fault['status']}"}]})
+        return web.Response(status=fault["status"], text=text, content_type=fault["content_type"], headers=fault["headers"])
+
+    def _route(self, request: web.Request) -> web.Response:
+        parts = [p for p in request.path.split("/") if p]
+        if parts == ["user", "token"]:
+            return _json(self.token_info)
+        if len(parts) == 4 and parts[0] == "workspaces" and parts[2] == "members":
+            name = self.members.get((parts[1], int(parts[3])))
+            return _json({"id": int(parts[3]), "name": name, "email": "x@example.com"}) if name else _error(404, "Member not found")
+        if len(parts) < 7 or parts[0] != "workspaces" or parts[2] != "projects" or parts[4] != "pipelines":
+            return _error(404, "Not found")
+        ws, project, pid = parts[1], parts[3], int(parts[5])
+        runs = self.pipelines.get((ws, project, pid))
+        if runs is None:
+            return _error(404, "Pipeline not found")
+        rest = parts[6:]
+        if rest == ["executions"]:
+            return self._list(request, ws, project, pid, runs)
+        execution = next((r for r in runs if rest[1:2] == [str(r.id)]), None)
+        if execution is None:
+            return _error(404, "Execution not found")
+        if len(rest) == 2:
+            return _json(self._execution(ws, project, pid, execution))
+        ae = next((a for a in execution.actions if rest[2:4] == ["action_executions", a.ae_id]), None)
+        if ae is None:
+            return _error(404, "Action execution not found")
+        if len(rest) == 4:
+            return _json(self._details(ws, project, pid, execution, ae))
+        if rest[4:] == ["logs"]:
+            offset = int(request.query.get("offset", 0))
+            limit = min(int(request.query.get("limit", 100)), 1000)
+            chunk = ae.log[offset:offset + limit]
+            return _json({"url": request.path, "offset": offset, "element_count": len(chunk),
+                          "total_element_count": len(ae.log), "logs": chunk})
+        return _error(404, "Not found")
+
+    def _list(self, request: web.Request, ws: str, project: str, pid: int, runs: list[FakeExecution]) -> web.Response:
+        page = int(request.query.get("page", 1))
+        per_page = int(request.query.get("per_page", 20))
+        newest_first = list(reversed(runs))
+        chunk = newest_first[(page - 1) * per_page: page * per_page]
+        total_pages = max(1, -(-len(runs) // per_page))
+        return _json({"page": page, "page_size": per_page, "total_page_count": total_pages, "element_count": len(chunk),
+                      "total_element_count": len(runs),
+                      "executions": [self._execution(ws, project, pid, r, with_actions=False) for r in chunk]})
+
+    def _api(self, ws: str, project: str, pid: int) -> str:
+        return f"{self.url}/workspaces/{ws}/projects/{project}/pipelines/{pid}"
+
+    def _execution(self, ws: str, project: str, pid: int, r: FakeExecution, *, with_actions: bool = True) -> dict[str, Any]:
+        body = {
+            "url": f"{self._api(ws, project, pid)}/executions/{r.id}",
+            "html_url": self.html_url(ws, project, pid, r),
+            "id": r.id, "start_date": iso(r.start), "finish_date": iso(r.finish), "triggeredOn": "CLICK",
+            "priority": "NORMAL", "refresh": False, "status": r.status, "comment": "",
+            "branch": {"url": "", "html_url": "", "name": r.branch, "default": r.branch == "master"},
+            "to_revision": {"revision": r.revision, "short_revision": r.revision[:7], "message": r.message,
+                            "html_url": f"https://github.com/acme/web/commit/{r.revision}"},
+            "creator": {"id": 3, "name": r.creator, "email": "ann@example.com"},
+            "pipeline": {"id": pid, "name": r.pipeline_name, "html_url": f"https://{self.web_host}/{ws}/{project}/pipelines/pipeline/{pid}"},
+        }
+        if with_actions:
+            body["action_executions"] = [self._summary_item(ws, project, pid, r, a) for a in r.actions]
+        return body
+
+    def _summary_item(self, ws: str, project: str, pid: int, r: FakeExecution, a: FakeAction) -> dict[str, Any]:
+        return {"status": a.status, "progress": a.progress if a.progress is not None else (100 if a.finish else 0),
+                "action_execution_id": a.ae_id, "start_date": iso(a.start), "finish_date": iso(a.finish),
+                "action": {"id": a.action_id, "name": a.name, "type": a.type}}
+
+    def _details(self, ws: str, project: str, pid: int, r: FakeExecution, a: FakeAction) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "url": f"{self._api(ws, project, pid)}/executions/{r.id}/action_executions/{a.ae_id}",
+            "html_url": self.html_url(ws, project, pid, r, a),
+            "start_date": iso(a.start), "finish_date": iso(a.finish), "status": a.status,
+            "progress": a.progress if a.progress is not None else (100 if a.finish else 0),
+            "action": {"id": a.action_id, "name": a.name, "type": a.type, "trigger_time": "ON_EVERY_EXECUTION",
+                       "html_url": f"https://{self.web_host}/{ws}/{project}/pipelines/pipeline/{pid}/action/{a.action_id}/edit"},
+            "approver_id": a.approver_id, "approval_date": iso(a.approval_date),
+            "passed_variables": a.passed_variables, "outputted_variables": a.outputted_variables,
+        }
+        if a.error_message is not None:
+            body["error_message"] = a.error_message
+        if self.include_log:
+            body["log"] = a.log
+        body.update(a.extra)
+        return body
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json",
+                        headers={"X-Rate-Limit-Limit": "1000", "X-Rate-Limit-Remaining": "999"})
+
+
+def _error(status: int, message: str) -> web.Response:
+    return _json({"errors": [{"message": message}]}, status)
+
+
+def reset_header(seconds_from_now: float) -> dict[str, str]:
+    return {"X-Rate-Limit-Reset": str(int(time.time() + seconds_from_now))}

@@ -1,0 +1,123 @@
+"""Build and send requests to the bot the way Slack does: same encodings, same envelope, signed."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlencode
+
+from slack_sdk.signature import SignatureVerifier
+
+from tests.fakes.slack import BOT_USER_ID, TEAM_ID
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+APP_ID = "A123"
+VERIFICATION_TOKEN = "legacy-verification-token"  # deprecated field Slack still sends
+DEFAULT_RESPONSE_URL = "https://hooks.slack.com/commands/T123/1234567890/fakeResponseUrlToken"
+
+_ids = itertools.count(1)
+# Our own opener without proxy handlers: a proxy from the environment must not see 127.0.0.1 calls.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def signed_headers(secret: str, body: str | bytes, timestamp: int | str | None = None) -> dict[str, str]:
+    """``X-Slack-Request-Timestamp`` and ``X-Slack-Signature`` for ``body`` (timestamp: now)."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+
+
+def slash_command_body(
+    text: str,
+    *,
+    command: str = "/buddy",
+    channel_id: str = "C123",
+    user_id: str = "U123",
+    response_url: str = DEFAULT_RESPONSE_URL,
+    team_id: str = TEAM_ID,
+    channel_name: str = "general",
+    user_name: str = "alice",
+) -> str:
+    """A slash-command POST body, form-encoded with Slack's fields in Slack's order."""
+    n = next(_ids)
+    return urlencode(
+        {
+            "token": VERIFICATION_TOKEN,
+            "team_id": team_id,
+            "team_domain": "fake-workspace",
+            "channel_id": channel_id,
+            "channel_name": channel_name,
+            "user_id": user_id,
+            "user_name": user_name,
+            "command": command,
+            "text": text,
+            "api_app_id": APP_ID,
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": f"{n}.{n}.{secrets.token_hex(16)}",
+        }
+    )
+
+
+def event_callback_body(
+    event: dict[str, Any],
+    *,
+    event_id: str | None = None,
+    team_id: str = TEAM_ID,
+    api_app_id: str = APP_ID,
+) -> str:
+    """An Events API ``event_callback`` envelope around ``event``, as JSON text (event_id: fresh)."""
+    envelope = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "context_team_id": team_id,
+        "context_enterprise_id": None,
+        "api_app_id": api_app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{secrets.token_hex(5).upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team_id,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+        "event_context": f"4-{secrets.token_hex(16)}",
+    }
+    return json.dumps(envelope)
+
+
+def block_actions_body(payload: dict[str, Any]) -> str:
+    """An interactivity POST body: ``payload=<urlencoded JSON>``."""
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def post_signed(
+    url: str,
+    body: str | bytes,
+    secret: str,
+    *,
+    content_type: str,
+    extra_headers: dict[str, str] | None = None,
+    timestamp: int | str | None = None,
+) -> tuple[int, str]:
+    """POST ``body`` signed with ``secret``; return (HTTP status, response text), errors included."""
+    data = body.encode() if isinstance(body, str) else body
+    headers = {"Content-Type": content_type, **signed_headers(secret, data, timestamp), **(extra_headers or {})}
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    try:
+        with _opener.open(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()

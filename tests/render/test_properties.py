@@ -1,0 +1,191 @@
+"""Whatever Buddy sends, rendering never fails, every Block Kit limit holds and nothing is parsed.
+
+Inputs are schema-shaped dicts with wild values: huge strings, control characters, markup, wrong
+types, thousands of variables, unknown statuses, dates from year 1 to 9999.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.buddy.models import ActionExecution, Execution
+from bot.buddy.refs import BuddyRef
+from bot.render import (
+    block_kit_violations,
+    inline_log_block,
+    log_tail_title,
+    render_log_tail,
+    render_overview,
+    render_plain,
+    render_summary,
+    render_unfurl,
+)
+from bot.render.limits import MAX_FALLBACK_TEXT
+from bot.render.logtail import SNIPPET_MAX_BYTES
+from bot.report import RunReport
+from tests.render.helpers import SECRET_KEY_REGEX, mrkdwn_texts
+
+PROPERTY_SETTINGS = settings(
+    max_examples=200,
+    deadline=None,
+    # The suite's autouse fixture only cleans the environment; it is safe to share across examples.
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+EVIL = ["<!channel>", "<!here>", "<@U123>", "<https://evil|click>", "&amp;", "```", "*bold*", "\u202e", "\x1b[31m"]
+PIECES = ["x", "<", ">", "&", "🚀", "é", "\x00", "\r", "\n", "`", " ", "|", "\x1b[1;32m", "\ud800"]
+SECRET_MARKER = "SECRETMARKER"
+STATUSES = [
+    "SUCCESSFUL", "FAILED", "INPROGRESS", "ENQUEUED", "INITIAL", "TERMINATED", "TERMINATING", "SKIPPED",
+    "NOT_EXECUTED", "WAITING_FOR_APPLY", "WAITING_FOR_VARIABLES", "WAITING_FOR_SETTABLE_VARIABLES",
+    "WAITING_FOR_VT_SESSION", "successful", "", "SOMETHING_NEW",
+]
+# Markup the renderers add themselves; anything else in angle brackets would be Buddy's text unescaped.
+OUR_MARKUP = re.compile(
+    r"<!date\^-?\d+\^\{date_short\} \{time\}\|[^<>]*>|<https?://[^<>|\s]*\|[^<>]*>|<@[UW][A-Z0-9]+>"
+)
+
+
+
+def mostly(good: st.SearchStrategy, odd: st.SearchStrategy) -> st.SearchStrategy:
+    """`good` three times in four, so most examples get far enough to render every part."""
+    return st.one_of(good, good, good, odd)
+
+
+huge = st.builds(lambda piece, n: piece * n, st.sampled_from(PIECES), st.integers(0, 100_000))
+text = st.one_of(st.text(max_size=40), st.sampled_from(EVIL), huge, st.lists(st.sampled_from(PIECES + EVIL)).map("".join))
+wild = st.one_of(st.none(), text, st.integers(), st.floats(), st.booleans(), st.lists(st.integers(), max_size=2), st.just({}))
+zones = st.one_of(st.none(), st.just(timezone.utc), st.integers(-23 * 60, 23 * 60).map(lambda m: timezone(timedelta(minutes=m))))
+dates = mostly(st.datetimes(datetime(1, 1, 1), datetime(9999, 12, 31), timezones=zones).map(datetime.isoformat), wild)
+urls = st.one_of(
+    st.none(),
+    text,
+    st.sampled_from(["https://app.buddy.works/ws/p/pipelines/pipeline/1", "javascript:alert(1)", "https://x/a|b>"]),
+    st.integers(0, 4000).map(lambda n: "https://app.buddy.works/" + "a" * n),
+)
+person = mostly(st.fixed_dictionaries({"name": text}, optional={"id": wild, "email": text}), wild)
+
+
+@st.composite
+def variables(draw: st.DrawFn) -> object:
+    """A list of variables, sometimes thousands; secret ones carry SECRET_MARKER in their value."""
+    key = draw(st.one_of(text, st.sampled_from(["API_TOKEN", "db_password", "VERSION", "var"]), st.none()))
+    flags = draw(st.fixed_dictionaries({}, optional={"encrypted": wild, "secret": wild, "type": st.one_of(text, st.just("SECRET"))}))
+    variable = {"key": key, **flags}
+    probe = ActionExecution.model_validate({"passed_variables": [variable]}).passed_variables
+    secret = bool(probe) and (probe[0].marked_secret or SECRET_KEY_REGEX.search((probe[0].key or "").upper()) is not None)
+    variable["value"] = SECRET_MARKER if secret else draw(mostly(text, wild))
+    many = st.builds(lambda n: [variable] * n, st.integers(0, 10_000))
+    return draw(mostly(st.one_of(many, st.just([variable, variable])), wild))
+
+
+action_dicts = st.fixed_dictionaries(
+    {
+        "status": mostly(st.sampled_from(STATUSES), text),
+        "start_date": dates,
+        "finish_date": mostly(dates, st.none()),
+        "action": mostly(st.fixed_dictionaries({"name": text}, optional={"type": text}), wild),
+        "passed_variables": variables(),
+        "outputted_variables": variables(),
+    },
+    optional={
+        "html_url": urls,
+        "progress": mostly(st.integers(), wild),
+        "log": st.one_of(wild, st.lists(text, max_size=5)),
+        "approver_id": wild,
+        "approval_date": dates,
+        "error_message": text,
+        "terminated_by": person,
+    },
+)
+execution_dicts = st.fixed_dictionaries(
+    {
+        "status": mostly(st.sampled_from(STATUSES), text),
+        "start_date": dates,
+        "branch": mostly(st.fixed_dictionaries({"name": text}), st.one_of(text, wild)),
+        "to_revision": mostly(st.fixed_dictionaries({"revision": text}, optional={"message": text, "html_url": urls}), wild),
+        "creator": person,
+        "pipeline": mostly(st.fixed_dictionaries({"name": text}, optional={"html_url": urls}), wild),
+    },
+    optional={"html_url": urls, "finish_date": dates},
+)
+refs = st.builds(
+    BuddyRef,
+    host=st.one_of(st.just("app.buddy.works"), text),
+    workspace=text,
+    project=text,
+    pipeline_id=st.integers(-(2**63), 2**63),
+    execution_id=st.one_of(st.none(), text),
+    action_execution_id=st.one_of(st.none(), text),
+)
+actions = action_dicts.map(ActionExecution.model_validate)
+reports = st.builds(
+    RunReport,
+    ref=refs,
+    action=mostly(actions, st.none()),
+    execution=mostly(execution_dicts.map(Execution.model_validate), st.none()),
+    approver_name=st.one_of(st.none(), text),
+    log_tail=st.one_of(st.lists(text, max_size=20), st.builds(lambda line, n: [line] * n, text, st.integers(0, 1000))),
+    log_total_lines=st.one_of(st.none(), st.integers()),
+    actions=st.one_of(st.lists(actions, max_size=4), st.builds(lambda a, n: [a] * n, actions, st.integers(0, 5000))),
+    notes=st.lists(text, max_size=12),
+)
+nows = st.one_of(st.none(), st.datetimes(datetime(1, 1, 1), datetime(9999, 12, 31), timezones=zones))
+
+
+def _assert_inert(texts: list[str]) -> None:
+    for piece in texts:
+        leftover = OUR_MARKUP.sub("", piece)
+        assert "<" not in leftover and ">" not in leftover, piece[:500]
+
+
+@PROPERTY_SETTINGS
+@given(report=reports, requested_by=st.one_of(st.none(), st.just("U0123ABC"), text), interactive=st.booleans(), now=nows)
+def test_summary_keeps_every_limit(report: RunReport, requested_by: str | None, interactive: bool, now: datetime | None) -> None:
+    message = render_summary(
+        report, secret_key_regex=SECRET_KEY_REGEX, requested_by=requested_by, interactive=interactive, now=now
+    )
+    assert block_kit_violations(message) == []
+    assert len(message["text"]) <= MAX_FALLBACK_TEXT
+    _assert_inert(mrkdwn_texts(message))
+    assert SECRET_MARKER not in json.dumps(message, ensure_ascii=False)
+
+
+@PROPERTY_SETTINGS
+@given(report=reports, now=nows)
+def test_overview_keeps_every_limit(report: RunReport, now: datetime | None) -> None:
+    message = {"text": "overview", "blocks": render_overview(report, now=now)}
+    assert block_kit_violations(message) == []
+    _assert_inert(mrkdwn_texts(message))
+
+
+@PROPERTY_SETTINGS
+@given(report=reports)
+def test_unfurl_keeps_every_limit(report: RunReport) -> None:
+    unfurl = render_unfurl(report, secret_key_regex=SECRET_KEY_REGEX)
+    assert block_kit_violations(unfurl, require_text=False) == []
+    _assert_inert(mrkdwn_texts(unfurl))
+
+
+@PROPERTY_SETTINGS
+@given(report=reports)
+def test_log_tail_fits_a_snippet_and_a_section(report: RunReport) -> None:
+    tail = render_log_tail(report)
+    assert len(tail.encode("utf-8")) < SNIPPET_MAX_BYTES
+    assert "\x1b" not in tail and "\r" not in tail
+    assert log_tail_title(report)
+    message = {"text": "log", "blocks": inline_log_block(tail)}
+    assert block_kit_violations(message) == []
+    _assert_inert(mrkdwn_texts(message))
+
+
+@PROPERTY_SETTINGS
+@given(report=reports, now=nows)
+def test_plain_is_terminal_safe(report: RunReport, now: datetime | None) -> None:
+    plain = render_plain(report, secret_key_regex=SECRET_KEY_REGEX, now=now)
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", plain)
+    assert SECRET_MARKER not in plain

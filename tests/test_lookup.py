@@ -1,0 +1,161 @@
+"""The lookup core against the fake Buddy API over real sockets: what it fetches, and how many calls."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from bot.buddy import errors
+from bot.buddy.client import BuddyClient
+from bot.buddy.refs import BuddyRef
+from bot.lookup import Lookup, pick_action
+from bot.buddy.models import ActionExecution
+from tests.fakes.buddy import BASE_TIME, FakeAction, FakeBuddy
+
+
+def ref_for(fake: FakeBuddy, execution, action=None, *, numeric: bool = False) -> BuddyRef:
+    return BuddyRef(
+        host="app.buddy.works", workspace="acme", project="web", pipeline_id=7,
+        execution_id=str(execution.id) if numeric else execution.web_id,
+        action_execution_id=action.ae_id if action else None,
+    )
+
+
+@pytest.fixture
+async def lookup(settings):
+    client = BuddyClient(settings)
+    yield Lookup(client, settings)
+    await client.aclose()
+
+
+def api_calls(fake: FakeBuddy) -> list[str]:
+    return [c.path for c in fake.calls()]
+
+
+async def test_action_link_with_numeric_id_costs_two_calls(fake_buddy, lookup):
+    action = FakeAction(name="Run tests", log=[f"line {i}" for i in range(50)])
+    run = fake_buddy.add_execution(actions=[action], branch="main")
+    report = await lookup.report(ref_for(fake_buddy, run, action, numeric=True), lines=20)
+    assert len(fake_buddy.calls()) == 2
+    assert report.action.action.name == "Run tests"
+    assert report.execution.branch.name == "main"
+    assert report.log_tail == [f"line {i}" for i in range(30, 50)]
+    assert report.log_total_lines == 50
+
+
+async def test_hex_web_id_is_resolved_once_and_remembered(fake_buddy, lookup):
+    runs = [fake_buddy.add_execution() for _ in range(30)]
+    target = runs[3]  # old enough to be on a later page when pages are small
+    lookup.settings.buddy_execution_page_size = 10
+    report = await lookup.report(ref_for(fake_buddy, target, target.actions[0]))
+    assert report.action.status == "SUCCESSFUL"
+    list_calls = [c for c in fake_buddy.calls() if c.path.endswith("/executions")]
+    assert [c.query["page"] for c in list_calls] == ["1", "2", "3"]
+    fake_buddy.reset_calls()
+    # another action of a run seen on the scanned pages needs no scan
+    neighbour = runs[20]
+    await lookup.report(ref_for(fake_buddy, neighbour, neighbour.actions[0]))
+    assert not [c for c in fake_buddy.calls() if c.path.endswith("/executions")]
+
+
+async def test_hex_id_not_within_scanned_pages_is_not_found(fake_buddy, lookup):
+    fake_buddy.add_execution()
+    missing = BuddyRef("app.buddy.works", "acme", "web", 7, "ffffffffffffffffffffffff", "abc")
+    with pytest.raises(errors.NotFound, match="not among the latest"):
+        await lookup.report(missing)
+
+
+async def test_finished_run_is_cached_and_identical_lookups_coalesce(fake_buddy, lookup):
+    action = FakeAction()
+    run = fake_buddy.add_execution(actions=[action])
+    ref = ref_for(fake_buddy, run, action, numeric=True)
+    fake_buddy.latency = 0.2
+    reports = await asyncio.gather(*(lookup.report(ref) for _ in range(50)))
+    assert len({id(r) for r in reports}) == 1
+    assert len(fake_buddy.calls()) == 2
+    await lookup.report(ref)
+    assert len(fake_buddy.calls()) == 2
+
+
+async def test_running_action_is_not_cached(fake_buddy, lookup):
+    action = FakeAction(status="INPROGRESS", finish=None)
+    run = fake_buddy.add_execution(actions=[action], status="INPROGRESS", finish=None)
+    ref = ref_for(fake_buddy, run, action, numeric=True)
+    await lookup.report(ref)
+    await lookup.report(ref)
+    assert len(fake_buddy.calls()) == 4
+
+
+async def test_execution_link_picks_failed_action_and_keeps_overview(fake_buddy, lookup):
+    actions = [FakeAction(name="Build"), FakeAction(name="Test", status="FAILED", log=["boom"]), FakeAction(name="Deploy", status="NOT_EXECUTED")]
+    run = fake_buddy.add_execution(actions=actions, status="FAILED")
+    report = await lookup.report(ref_for(fake_buddy, run))
+    assert report.action.action.name == "Test"
+    assert [a.action.name for a in report.actions] == ["Build", "Test", "Deploy"]
+    assert report.log_tail == ["boom"]
+
+
+async def test_pipeline_link_shows_latest_run(fake_buddy, lookup):
+    fake_buddy.add_execution(actions=[FakeAction(name="old")])
+    fake_buddy.add_execution(actions=[FakeAction(name="new")])
+    report = await lookup.report(BuddyRef("app.buddy.works", "acme", "web", 7))
+    assert report.action.action.name == "new"
+    list_call = next(c for c in fake_buddy.calls() if c.path.endswith("/executions"))
+    assert list_call.query["per_page"] == "1"
+
+
+async def test_details_without_log_read_only_the_tail(fake_buddy, lookup):
+    fake_buddy.include_log = False
+    action = FakeAction(log=[f"l{i}" for i in range(5000)])
+    run = fake_buddy.add_execution(actions=[action])
+    report = await lookup.report(ref_for(fake_buddy, run, action, numeric=True), lines=20)
+    assert report.log_tail == [f"l{i}" for i in range(4980, 5000)]
+    assert report.log_total_lines == 5000
+    log_calls = [c for c in fake_buddy.calls() if c.path.endswith("/logs")]
+    assert [(c.query["offset"], c.query["limit"]) for c in log_calls] == [("0", "20"), ("4980", "20")]
+
+
+async def test_approver_from_output_costs_no_call_else_member_lookup_cached(fake_buddy, lookup):
+    named = FakeAction(approver_id=1, approval_date=BASE_TIME, outputted_variables=[{"key": "BUDDY_APPROVING_ACTOR", "value": "Mike"}])
+    anonymous = FakeAction(approver_id=2, approval_date=BASE_TIME + timedelta(seconds=5))
+    run = fake_buddy.add_execution(actions=[named, anonymous])
+    fake_buddy.members[("acme", 2)] = "Jane Doe"
+    first = await lookup.report(ref_for(fake_buddy, run, named, numeric=True))
+    assert first.approver_name == "Mike"
+    assert not fake_buddy.calls("/members/")
+    second = await lookup.report(ref_for(fake_buddy, run, anonymous, numeric=True))
+    assert second.approver_name == "Jane Doe"
+    lookup._finished.clear()
+    await lookup.report(ref_for(fake_buddy, run, anonymous, numeric=True))
+    assert len(fake_buddy.calls("/members/")) == 1
+
+
+async def test_unknown_approver_falls_back_to_user_id(fake_buddy, lookup):
+    action = FakeAction(approver_id=99)
+    run = fake_buddy.add_execution(actions=[action])
+    report = await lookup.report(ref_for(fake_buddy, run, action, numeric=True))
+    assert report.approver_name == "user #99"
+
+
+async def test_missing_execution_still_answers_with_a_note(fake_buddy, lookup):
+    action = FakeAction()
+    run = fake_buddy.add_execution(actions=[action])
+    fake_buddy.fault(f"/executions/{run.id}", status=403, times=None)
+    fake_buddy.fault("/action_executions/", status=200)  # details pass through (first match wins)
+    fake_buddy._faults.reverse()
+    report = await lookup.report(ref_for(fake_buddy, run, action, numeric=True))
+    assert report.execution is None
+    assert report.action.status == "SUCCESSFUL"
+    assert any("unavailable" in note for note in report.notes)
+
+
+def test_pick_action_prefers_failed_then_running_then_last():
+    def a(status: str, finish: bool = True) -> ActionExecution:
+        return ActionExecution(status=status, finish_date=BASE_TIME if finish else None)
+
+    assert pick_action([a("SUCCESSFUL"), a("FAILED"), a("SUCCESSFUL")]).status == "FAILED"
+    assert pick_action([a("SUCCESSFUL"), a("WAITING_FOR_APPLY", False), a("ENQUEUED", False)]).status == "WAITING_FOR_APPLY"
+    assert pick_action([a("SUCCESSFUL"), a("SKIPPED")]).status == "SUCCESSFUL"
+    assert pick_action([]) is None
