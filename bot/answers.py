@@ -26,6 +26,11 @@ USAGE = (
     "`/buddy help` shows everything I can do."
 )
 
+UNEXPECTED_FAILURE = (
+    "Something went wrong on my side while looking this run up. Try again; if it keeps happening, tell the "
+    "bot's operator (the details are in the bot's log)."
+)
+
 
 @dataclass
 class Answer:
@@ -37,6 +42,7 @@ class Answer:
     snippet: str = ""
     snippet_title: str = ""
     failed: bool = False
+    requested_by: str | None = None  # the Slack user named in the summary's footer
 
     @property
     def snippet_filename(self) -> str:
@@ -114,15 +120,23 @@ class Responder:
         """Looks the reference up; a Buddy failure becomes a message that says what to do, never an exception."""
         try:
             report = await self.lookup.report(ref, fresh=fresh)
+            return self.summary(report, requested_by=requested_by)
         except errors.BuddyError as exc:
             log.info("lookup of %s failed: %s", ref.web_url, type(exc).__name__)
             return Answer(ref=ref, message=render_notice(explain(exc, ref), link=ref.web_url), failed=True)
+        except Exception:
+            # A fault nobody foresaw (or a bug): the person still hears back; the operator gets the traceback.
+            log.exception("answering %s failed unexpectedly", ref.web_url)
+            return Answer(ref=ref, message=render_notice(UNEXPECTED_FAILURE, link=ref.web_url), failed=True)
+
+    def summary(self, report: RunReport, *, requested_by: str | None = None) -> Answer:
+        """The answer for a report already fetched (live updates and Refresh render this way too)."""
         message = render_summary(
             report, secret_key_regex=self.settings.secret_key_regex, requested_by=requested_by, interactive=True
         )
         return Answer(
-            ref=ref, message=message, report=report,
-            snippet=render_log_tail(report), snippet_title=log_tail_title(report),
+            ref=report.ref, message=message, report=report,
+            snippet=render_log_tail(report), snippet_title=log_tail_title(report), requested_by=requested_by,
         )
 
     def skipped_note(self, plan: Plan) -> str | None:

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -25,6 +26,7 @@ from bot.buddy.models import ActionExecution
 from bot.buddy.refs import BuddyRef, find_references
 from bot.config import ConfigError, Settings, load_settings
 from bot.explain import explain
+from bot.log_redaction import RedactingFormatter
 from bot.lookup import Lookup, approver_from_outputs
 from bot.render.logtail import log_tail_title, render_log_tail
 from bot.render.plain import render_plain
@@ -157,7 +159,10 @@ def _print_report(report: RunReport, settings: Settings, *, as_json: bool) -> No
         print(tail)
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str, *, secrets: Iterable[str] = ()) -> None:
+    """Logs to stderr; ``secrets`` (and anything token-shaped) never reach it, whoever logs them."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets=secrets))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     # httpx logs every request URL at INFO; ours are token-free, but they are noise at that level.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     buddy_rate_limit_max_wait_s: float = 10.0
     buddy_execution_pages: int = 5
     buddy_execution_page_size: int = 50
-    buddy_max_connections: int = 100
+    buddy_max_connections: int = Field(default=500, ge=1)
 
     # What an answer shows
     log_lines: int = Field(default=20, ge=1, le=1000)
@@ -51,14 +51,46 @@ class Settings(BaseSettings):
     slack_signing_secret: str = Field(default="", repr=False)
     slack_app_token: str = Field(default="", repr=False)
     slack_api_url: str | None = None
+    slack_retry_backoff_s: float = Field(default=0.5, ge=0)
     slack_channels: CommaList = ()
     reply_to_links: bool = True
     port: int = 3000
     bind_host: str = "0.0.0.0"
 
+    # Following runs that are still going, and the summary's buttons
+    watch_poll_seconds: float = Field(default=5.0, gt=0)
+    watch_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    watch_max_seconds: float = Field(default=3600.0, gt=0)
+    more_log_lines: int = Field(default=50, ge=1, le=1000)
+    more_log_max: int = Field(default=500, ge=1)
+
     # State and background work
     state_db: Path = Path("bot-state.db")
     log_level: str = "INFO"
+
+    # Channel subscriptions
+    buddy_webhook_token: str = Field(default="", repr=False)
+    public_url: str = ""
+    subscription_poll_seconds: float = Field(default=60.0, ge=0)
+    slack_channel_pacing_s: float = Field(default=1.0, ge=0)
+
+    @field_validator("buddy_webhook_token")
+    @classmethod
+    def _unguessable(cls, value: str) -> str:
+        # The token in the path is the receiver's only protection (Buddy's signing is undocumented).
+        if value and len(value) < 24:
+            raise ValueError(
+                "must be at least 24 characters; make one with python -c \"import secrets; print(secrets.token_urlsafe(32))\""
+            )
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _bare_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (the address Buddy and Slack reach the bot at)")
+        return value
 
     @field_validator("buddy_hosts", "buddy_workspaces", "slack_channels", "secret_variable_patterns", mode="before")
     @classmethod

@@ -2,7 +2,8 @@
 
 Calls per lookup (the performance issue pins these counts):
 - an action link with a numeric execution id: the details and the execution, concurrently (2 calls);
-- a web (hex) execution id: plus the pages of ``…/executions`` scanned, once: the mapping never changes;
+- a web (hex) execution id: plus the pages of ``…/executions`` scanned, once: the mapping never changes,
+  and scans of one pipeline in flight together share the pages they read;
 - a link without an action id: the execution, then the details of the action worth showing;
 - a pipeline link: the first page of executions (one run), then as an execution link;
 - where the details carry no ``log`` (newer installations): one or two calls to ``…/logs`` for the tail only;
@@ -110,6 +111,9 @@ class Lookup:
             if chosen is not None and chosen.id_from_url:
                 details = await self._details(ref, execution_id, chosen.id_from_url)
         tail, total = await self._log_tail(ref, execution_id, details, lines)
+        if details is not None and details.log is not None:
+            # The report keeps the tail only: it may be cached for an hour, and a log may be megabytes.
+            details = details.model_copy(update={"log": None})
         approver = await self._approver_name(ref, details) if details is not None else None
         report = RunReport(
             ref=ref,
@@ -160,8 +164,12 @@ class Lookup:
         per_page = self.settings.buddy_execution_page_size
         pages = self.settings.buddy_execution_pages
         for page in range(1, pages + 1):
-            listing = await self.client.list_executions(
-                ref.host, ref.workspace, ref.project, ref.pipeline_id, page=page, per_page=per_page
+            # Scans for different runs of one pipeline at the same moment share each page they read.
+            listing = await self._coalescer.run(
+                ("page", *key[:-1], page, per_page),
+                lambda page=page: self.client.list_executions(
+                    ref.host, ref.workspace, ref.project, ref.pipeline_id, page=page, per_page=per_page
+                ),
             )
             for execution in listing.executions:
                 if execution.id is not None and execution.web_id:

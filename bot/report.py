@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
 from bot.buddy.models import ActionExecution, Execution
-from bot.buddy.refs import BuddyRef
+from bot.buddy.refs import BuddyRef, RefKind
+
+# What may go into a reference (and so into an API path) from Buddy's own answer.
+_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -39,5 +43,27 @@ class RunReport:
 
     @property
     def is_finished(self) -> bool:
+        """Whether the linked thing is over: the action for an action link, else the whole execution
+        (its action worth showing may be done while the next one has yet to start)."""
+        if self.ref.kind is not RefKind.ACTION_EXECUTION and self.execution is not None:
+            return self.execution.is_finished
         target = self.action if self.action is not None else self.execution
         return target is not None and target.is_finished
+
+    @property
+    def run_ref(self) -> BuddyRef:
+        """This very run: a pipeline reference (its latest run) pinned to the execution it found, so a
+        later look (Refresh, a watch) shows the same run even after a newer one starts."""
+        if self.ref.execution_id is not None or self.execution is None:
+            return self.ref
+        execution_id = self.execution.web_id or (str(self.execution.id) if self.execution.id is not None else "")
+        return replace(self.ref, execution_id=execution_id) if _ID.fullmatch(execution_id) else self.ref
+
+    @property
+    def action_ref(self) -> BuddyRef | None:
+        """The shown action's own reference (its log is read through it); None when no action is shown."""
+        run = self.run_ref
+        action_id = self.action.id_from_url if self.action is not None else None
+        if run.execution_id is None or not action_id or not _ID.fullmatch(action_id):
+            return None
+        return replace(run, action_execution_id=action_id)

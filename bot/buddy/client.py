@@ -1,6 +1,6 @@
 """Async client for the parts of Buddy's REST API the bot reads.
 
-One ``httpx.AsyncClient`` (one connection pool) serves the whole process. Requests only ever go to
+One transport (one connection pool, see ``pool.py``) serves the whole process. Requests only ever go to
 an API base derived from a known web host (the cloud regions, the operator's ``BUDDY_HOSTS``) or to
 ``BUDDY_API_URL``; a host that came from user input is refused before any request is made.
 """
@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from bot.buddy import errors
+from bot.buddy.pool import AiohttpTransport
 from bot.buddy.models import ActionExecution, Execution, ExecutionList, LogPage, Member, TokenInfo
 from bot.buddy.refs import api_base_for, is_buddy_host
 from bot.config import Settings
@@ -53,7 +54,7 @@ def _error_message(response: httpx.Response) -> str:
         messages = [e.get("message") for e in body.get("errors", []) if isinstance(e, dict) and e.get("message")]
         if messages:
             return "; ".join(str(m) for m in messages)[:500]
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         pass
     return f"HTTP {response.status_code} {response.reason_phrase}".strip()
 
@@ -72,20 +73,17 @@ class BuddyClient:
 
     def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._settings = settings
-        self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.buddy_timeout_s),
-            limits=httpx.Limits(max_connections=settings.buddy_max_connections),
-            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-            transport=transport,
-            follow_redirects=False,
-        )
+        # Requests go straight to the transport (redirects are not followed either way): the cookie,
+        # redirect and auth machinery of httpx.AsyncClient doubled the cost of a call (see bench/).
+        self._transport = transport or AiohttpTransport(settings.buddy_max_connections)
+        self._timeout = httpx.Timeout(settings.buddy_timeout_s).as_dict()
         backoff = settings.buddy_retry_backoff_s
         self._backoff = wait_exponential_jitter(multiplier=backoff, max=backoff * 8, jitter=backoff)
         # A 429 on one host holds back every request to that host until its reset time.
         self._blocked_until: dict[str, float] = {}
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._transport.aclose()
 
     async def __aenter__(self) -> BuddyClient:
         return self
@@ -158,7 +156,7 @@ class BuddyClient:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._get_once(host, api_host, base + path, params)
+                    return await self._request_once("GET", host, api_host, base + path, params=params)
         except _Transient as exc:
             raise errors.Unavailable(str(exc), host=api_host, status=exc.status) from None
         except _WaitForReset as exc:
@@ -171,21 +169,41 @@ class BuddyClient:
             return 0.0
         return self._backoff(retry_state)
 
-    async def _get_once(self, host: str, api_host: str, url: str, params: Mapping[str, Any] | None) -> Any:
+    async def send_json(self, method: str, host: str, path: str, body: Mapping[str, Any]) -> Any:
+        """POST/PATCH once: a write is not retried, since a timed-out one may still have been applied."""
+        base = self.api_base(host)
+        api_host = httpx.URL(base).host
+        try:
+            return await self._request_once(method, host, api_host, base + path, json_body=body)
+        except _Transient as exc:
+            raise errors.Unavailable(str(exc), host=api_host, status=exc.status) from None
+        except _WaitForReset as exc:
+            raise exc.limited from None
+
+    async def _request_once(
+        self, method: str, host: str, api_host: str, url: str, *,
+        params: Mapping[str, Any] | None = None, json_body: Mapping[str, Any] | None = None,
+    ) -> Any:
         await self._respect_rate_limit(api_host)
         token = self._settings.token_for(host)
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT, "Authorization": f"Bearer {token}"}
+        request = httpx.Request(method, url, params=params, json=json_body, headers=headers,
+                                extensions={"timeout": self._timeout})
         try:
-            response = await self._http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
+            response = await self._transport.handle_async_request(request)
+            await response.aread()
         except httpx.TimeoutException:
             raise _Transient(f"no answer from {api_host} within {self._settings.buddy_timeout_s:g} s") from None
         except httpx.TransportError as exc:
             raise _Transient(f"connection to {api_host} failed ({type(exc).__name__})") from None
+        except httpx.DecodingError:
+            raise errors.BadResponse(f"{api_host} answered with a body that could not be decoded", host=api_host) from None
         status = response.status_code
-        log.debug("GET %s -> %s", url, status)
-        if status == 200:
+        log.debug("%s %s -> %s", method, url, status)
+        if status in (200, 201):
             try:
                 return response.json()
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
                 kind = "an HTML page" if "html" in response.headers.get("content-type", "") else "a body that is not JSON"
                 raise errors.BadResponse(f"{api_host} answered with {kind}", host=api_host, status=status) from None
         message = _error_message(response)

@@ -8,7 +8,7 @@ show what is known.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, WrapValidator
@@ -48,7 +48,15 @@ Lenient = WrapValidator(_or_none)
 Str = Annotated[str | None, Lenient]
 Int = Annotated[int | None, Lenient]
 Bool = Annotated[bool | None, Lenient]
-Date = Annotated[datetime | None, Lenient]
+def _aware(value: Any, handler: Any) -> Any:
+    """Buddy's dates are UTC; one without a zone is read as UTC so durations can always be computed."""
+    parsed = _or_none(value, handler)
+    if isinstance(parsed, datetime) and parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+Date = Annotated[datetime | None, WrapValidator(_aware)]
 # None where the response carried no list at all (newer installations leave the log out of the details).
 Lines = Annotated[list[str] | None, WrapValidator(lambda v, _h: _lines(v))]
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from bot.buddy.models import Variable
+from bot.buddy.refs import RefKind
 from bot.report import RunReport
 from bot.render.mrkdwn import is_web_url
 from bot.render.status import StatusStyle, status_style
@@ -20,6 +21,7 @@ from bot.render.timing import as_utc, run_duration
 MASK = "••••••"
 # No answer lists more variables than this, so only these are masked and formatted.
 MAX_SHOWN_VARIABLES = 50
+MAX_CHECKED_KEY = 1000
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def gather(report: RunReport, *, secret_key_regex: re.Pattern[str], now: datetim
     outputted = action.outputted_variables if action is not None else []
     now = as_utc(now) or datetime.now(timezone.utc)
     return Facts(
-        status=status_style(run.status if run is not None else None),
+        status=status_style(_status(report)),
         title=run_title(report),
         action_name=definition.name if definition is not None else None,
         action_type=definition.type if definition is not None else None,
@@ -95,6 +97,17 @@ def gather(report: RunReport, *, secret_key_regex: re.Pattern[str], now: datetim
     )
 
 
+def _status(report: RunReport) -> str | None:
+    """The shown action's status; but for a link to a whole run still going, between two actions
+    (the one shown is done, the next not started), the run's: it is not over yet."""
+    action, execution = report.action, report.execution
+    run = action if action is not None else execution
+    whole_run = report.ref.kind is not RefKind.ACTION_EXECUTION and execution is not None
+    if whole_run and run is not None and run.is_finished and not execution.is_finished:
+        return execution.status
+    return run.status if run is not None else None
+
+
 def run_title(report: RunReport) -> str:
     """What the run is called: its action's name, else its pipeline's."""
     action = report.action.action if report.action is not None else None
@@ -107,8 +120,15 @@ def _pipeline_name(report: RunReport) -> str:
 
 
 def is_secret(variable: Variable, secret_key_regex: re.Pattern[str]) -> bool:
-    """Buddy marked it secret, or its key looks like one (API_TOKEN, db_password, …)."""
-    return variable.marked_secret or secret_key_regex.search((variable.key or "").upper()) is not None
+    """Buddy marked it secret, or its key looks like one (API_TOKEN, db_password, …).
+
+    A key longer than MAX_CHECKED_KEY counts as secret: no real key is that long, and searching
+    megabytes for every variable shown would be slow; masking is the safe way to be wrong.
+    """
+    key = variable.key or ""
+    if variable.marked_secret or len(key) > MAX_CHECKED_KEY:
+        return True
+    return secret_key_regex.search(key.upper()) is not None
 
 
 def masked(variables: Sequence[Variable], secret_key_regex: re.Pattern[str]) -> list[tuple[str, str]]:

@@ -15,9 +15,9 @@ SNIPPET_MAX_BYTES = 1_000_000
 MAX_LINE_CHARS = 2000
 CUT_MARK = "… [cut]"
 TITLE_NAME_CHARS = 100
-# A line longer than this cannot keep MAX_LINE_CHARS once its escape codes are gone, so only this
-# much of a huge line is ever scanned.
+# Only this much of a huge line is scanned: room for MAX_LINE_CHARS of text between colour codes.
 _LINE_WINDOW = 16 * MAX_LINE_CHARS
+_CHUNK_CHARS = 2 * MAX_LINE_CHARS
 # CSI (colours, cursor moves), OSC (window titles, hyperlinks; ended by BEL or ESC \ or not at all),
 # other two- and three-byte escapes, then any ESC left on its own.
 _ESCAPE_CODE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -/]+[0-~]|\x1b[@-_]?")
@@ -33,10 +33,28 @@ def _visible(part: str) -> str:
     part = part.rstrip("\r")
     part = part[part.rfind("\r") + 1 :]  # a progress bar redraws its line after \r: keep the last drawing
     window = part[:_LINE_WINDOW]
-    text = clean(_C1_CONTROLS.sub("", _ESCAPE_CODE.sub("", window)))
+    text = _without_codes(window)
     if len(text) > MAX_LINE_CHARS or len(window) < len(part):
         return text[: MAX_LINE_CHARS - len(CUT_MARK)] + CUT_MARK
     return text
+
+
+def _without_codes(window: str) -> str:
+    """``window`` without escape codes and control characters, read a chunk at a time and only until
+    the text is past MAX_LINE_CHARS (the rest would be cut): a huge line costs what a long one does.
+    A chunk never ends inside an escape code, so the chunks' texts add up to the whole one's."""
+    pieces: list[str] = []
+    length = start = 0
+    while start < len(window) and length <= MAX_LINE_CHARS:
+        end = start + _CHUNK_CHARS
+        last_escape = window.rfind("\x1b", start, end)
+        if last_escape >= 0:  # the code it starts may run past the chunk: the chunk takes all of it
+            end = max(end, _ESCAPE_CODE.match(window, last_escape).end())  # type: ignore[union-attr]
+        piece = clean(_C1_CONTROLS.sub("", _ESCAPE_CODE.sub("", window[start:end])))
+        pieces.append(piece)
+        length += len(piece)
+        start = end
+    return "".join(pieces)
 
 
 def _tail(report: RunReport) -> list[str]:

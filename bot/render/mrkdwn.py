@@ -72,7 +72,7 @@ def is_web_url(url: str | None) -> bool:
 
 def link(url: str | None, label: str) -> str:
     """`label` (already escaped) linked to `url`; just the label when the URL is unsafe or too long."""
-    if not is_web_url(url) or len(url) > MAX_LINK_URL:
+    if not is_web_url(url) or len(escape(url)) > MAX_LINK_URL:
         return label
     return f"<{escape(url)}|{label}>"
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from bot.render.blocks import actions, button, context, section
-from bot.render.mrkdwn import clip, escape, is_web_url
+from bot.render.mrkdwn import esc, is_web_url
 
-# Our own sentences may carry Buddy's words (error messages), so they are escaped like Buddy text.
+# Our own sentences may carry Buddy's words (error messages) or the person's (echoed input), so they
+# are cleaned and escaped like Buddy text.
 NOTICE_LIMIT = 2900
 
 
 def render_notice(text: str, *, link: str | None = None) -> dict:
     """A one-section message: ":warning: text", with an "Open in Buddy" button when ``link`` is a web URL."""
-    body = escape(clip(text, NOTICE_LIMIT))
+    body = esc(text, NOTICE_LIMIT, one_line=False)
     blocks = [section(f":warning: {body}")]
     if link and is_web_url(link) and len(link) <= 3000:
         blocks.append(actions([button("Open in Buddy", action_id="buddy_open", url=link)], block_id="buddy_notice_actions"))
@@ -25,7 +26,11 @@ HELP_LINES = (
     "• `/buddy <workspace> <project> <pipeline_id> <execution_id> [<action_execution_id>]`: the same by ids",
     "• `@buddy <run link>` in a channel or thread: I answer in that thread",
     "• a direct message with a link or ids: I answer there",
-    "• Buddy links posted in channels I'm in (Buddy's own notifications too): the details go in their thread",
+    "• Buddy run links pasted in channels: a short preview; in Buddy's own notifications: the details in their thread",
+    "• a run still going: I keep its summary current until it ends; *Refresh* and *More log* (earlier lines) under it",
+    "• `/buddy subscribe <pipeline or project link> [failures | changes | all] [branch=<name>]`: announce its runs "
+    "in this channel, one message per run, details of a failure in its thread (`/buddy unsubscribe <link>`, "
+    "`/buddy subscriptions` to list and remove)",
     "• `/buddy help`: this message",
 )
 

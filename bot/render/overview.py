@@ -21,8 +21,10 @@ def render_overview(report: RunReport, *, now: datetime | None = None) -> list[B
     if not report.actions:
         return []
     now = as_utc(now) or datetime.now(timezone.utc)
-    lines = [_line(action, now) for action in report.actions]
-    return [section(f"*Actions ({len(lines):,})*\n" + fit_lines(lines, OVERVIEW_CHARS))]
+    # A line takes more than 10 characters, so later ones could never be shown: skip formatting them.
+    lines = [_line(action, now) for action in report.actions[: OVERVIEW_CHARS // 10]]
+    count = len(report.actions)
+    return [section(f"*Actions ({count:,})*\n" + fit_lines(lines, OVERVIEW_CHARS, total=count))]
 
 
 def _line(action: ActionExecution, now: datetime) -> str:

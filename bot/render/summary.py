@@ -13,6 +13,7 @@ from bot.buddy.refs import RefKind
 from bot.render.blocks import Block, actions, button, context, fields_section, header, section
 from bot.render.facts import Facts, gather
 from bot.render.limits import MAX_BUTTON_URL, MAX_BUTTON_VALUE, MAX_HEADER_TEXT
+from bot.render.morelog import MAX_END_MARK, MORE_LOG_ACTION, more_log_value
 from bot.render.mrkdwn import clean, clip, code_block, date_token, esc, fit_lines, is_web_url, link
 from bot.render.overview import render_overview
 from bot.report import RunReport
@@ -47,9 +48,10 @@ def render_summary(
     """`{"text": …, "blocks": […]}` for chat.postMessage; `now` dates a run still going."""
     facts = gather(report, secret_key_regex=secret_key_regex, now=now)
     blocks = [header(header_text(facts)), *_waiting(facts)]
-    blocks += [fields_section(fields) for fields in (_run_fields(facts), _time_fields(facts)) if fields]
+    # A whole execution: every action first, then the details of the one worth showing.
     if report.ref.kind in (RefKind.EXECUTION, RefKind.PIPELINE) and len(report.actions) > 1:
         blocks += render_overview(report, now=now)
+    blocks += [fields_section(fields) for fields in (_run_fields(facts), _time_fields(facts)) if fields]
     error = esc(facts.error, ERROR_CHARS, one_line=False)
     if error.strip():
         blocks.append(section(f"*Error*\n{code_block(error)}"))
@@ -140,9 +142,14 @@ def _buttons(report: RunReport, facts: Facts, interactive: bool) -> list[Block]:
     # Slack still sends an interaction for a URL button: the listener acks "buddy_open".
     if is_web_url(facts.web_url) and len(facts.web_url) <= MAX_BUTTON_URL:
         buttons.append(button("Open in Buddy", action_id="buddy_open", url=facts.web_url))
-    ref_url = report.ref.web_url
-    if interactive and is_web_url(ref_url) and len(ref_url) <= MAX_BUTTON_VALUE:
-        buttons.append(button("Refresh", action_id="buddy_refresh", value=ref_url))
-        if report.action is not None:  # only an action has a log
-            buttons.append(button("More log", action_id="buddy_more_log", value=ref_url))
+    if not interactive:
+        return buttons
+    # The run itself, not "the latest run of the pipeline": Refresh must not switch to another run.
+    run_url = report.run_ref.web_url
+    if is_web_url(run_url) and len(run_url) <= MAX_BUTTON_VALUE:
+        buttons.append(button("Refresh", action_id="buddy_refresh", value=run_url))
+    log_ref = report.action_ref  # only an action has a log
+    earlier_lines = (report.log_total_lines or 0) > len(report.log_tail)
+    if log_ref is not None and earlier_lines and len(log_ref.web_url) <= MAX_BUTTON_VALUE - MAX_END_MARK:
+        buttons.append(button("More log", action_id=MORE_LOG_ACTION, value=more_log_value(log_ref.web_url)))
     return buttons

@@ -65,6 +65,6 @@ async def _answer(services: Services, client: AsyncWebClient, request: Request, 
         return
     for ref in plan.refs:
         answer = await services.responder.answer(ref, requested_by=request.user if not request.is_direct else None)
-        await deliver(client, answer, channel=channel, thread_ts=thread, user=request.user)
+        await deliver(client, answer, channel=channel, thread_ts=thread, user=request.user, watcher=services.watcher)
     if note := services.responder.skipped_note(plan):
         await client.chat_postMessage(channel=channel, thread_ts=thread, **render_notice(note))

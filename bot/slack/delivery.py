@@ -14,6 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.answers import Answer
+from bot.render.mrkdwn import escape
+from bot.slack.upload_turns import upload_turn
+from bot.watch import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,10 @@ async def deliver(
     thread_ts: str | None = None,
     response_url: str | None = None,
     user: str | None = None,
+    watcher: Watcher | None = None,
 ) -> str | None:
-    """Posts the summary (in ``thread_ts`` when given) and its log tail under it.
+    """Posts the summary (in ``thread_ts`` when given) and its log tail under it; a run still going
+    is then followed by ``watcher``, which keeps the summary current.
 
     Returns the ts of the posted summary, or None when it went through ``response_url``.
     Raises SlackApiError only when no way of reaching the person worked.
@@ -50,6 +55,9 @@ async def deliver(
         log.info("cannot post in %s (%s); falling back", channel, slack_error(exc))
         return await _fallback(client, answer, response_url=response_url, user=user, cause=exc)
     posted_ts = response["ts"]
+    if watcher is not None and answer.report is not None and not answer.report.is_finished:
+        await watcher.watch(answer.ref, channel=response["channel"], ts=posted_ts, thread_ts=thread_ts,
+                            requested_by=answer.requested_by, shown=answer.report)
     if answer.snippet:
         await post_log(client, answer, channel=channel, thread_ts=thread_ts or posted_ts)
     return posted_ts
@@ -58,14 +66,15 @@ async def deliver(
 async def post_log(client: AsyncWebClient, answer: Answer, *, channel: str, thread_ts: str) -> None:
     """The log tail as a snippet in the thread; inline in a code block if the upload fails."""
     try:
-        await client.files_upload_v2(
-            channel=channel,
-            thread_ts=thread_ts,
-            content=answer.snippet,
-            filename=answer.snippet_filename,
-            title=answer.snippet_title,
-            snippet_type="text",
-        )
+        async with upload_turn():
+            await client.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ts,
+                content=answer.snippet,
+                filename=answer.snippet_filename,
+                title=answer.snippet_title,
+                snippet_type="text",
+            )
         return
     except SlackApiError as exc:
         log.info("snippet upload failed (%s); posting the log inline", slack_error(exc))
@@ -74,7 +83,7 @@ async def post_log(client: AsyncWebClient, answer: Answer, *, channel: str, thre
     await client.chat_postMessage(
         channel=channel,
         thread_ts=thread_ts,
-        text=answer.snippet_title or "Log tail",
+        text=escape(answer.snippet_title) or "Log tail",  # the title holds Buddy's action name: text is mrkdwn
         blocks=answer.inline_log_blocks(),
     )
 

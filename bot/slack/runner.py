@@ -2,7 +2,8 @@
 
 The HTTP server is aiohttp's production server (the one Bolt's async adapter is built for), not
 Bolt's development server: ``POST /slack/events`` for commands, events and interactivity, and
-``GET /health`` for load balancers and orchestrators.
+``GET /health`` for load balancers and orchestrators. With BUDDY_WEBHOOK_TOKEN it also receives
+Buddy's webhooks (``POST /buddy/webhooks/<token>``), and then runs beside Socket Mode too.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from bot.answers import Responder
 from bot.buddy.client import BuddyClient
 from bot.cli import configure_logging
 from bot.config import ConfigError, Settings
+from bot.log_redaction import secret_values
 from bot.lookup import Lookup
-from bot.slack.app import Services, build_app
+from bot.slack.app import Services, build_app, slack_session
+from bot.slack.subscription_service import SubscriptionService
+from bot.slack.watch_publisher import build_watcher
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -31,7 +35,7 @@ EVENTS_PATH = "/slack/events"
 
 
 def run(settings: Settings) -> int:
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, secrets=secret_values(settings))
     socket_mode = bool(settings.slack_app_token)
     settings.require_buddy_token()
     settings.require_slack(socket_mode)
@@ -43,31 +47,42 @@ def run(settings: Settings) -> int:
     return 0
 
 
-def http_app(app: AsyncApp) -> web.Application:
+def http_app(app: AsyncApp, *, slack_requests: bool = True) -> web.Application:
     web_app = web.Application(client_max_size=16 * 1024 * 1024)
 
     async def slack_events(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, AttributeError, TypeError):
+            # Bolt could not parse the body (not JSON, or JSON that is not an object): not from Slack.
+            return web.Response(status=400, text="malformed request")
+        return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
     async def health(_request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
-    web_app.router.add_post(EVENTS_PATH, slack_events)
+    # Socket Mode skips Slack's signature check, so its HTTP server (webhooks) must not take Slack requests.
+    if slack_requests:
+        web_app.router.add_post(EVENTS_PATH, slack_events)
     web_app.router.add_get("/health", health)
     return web_app
 
 
 async def _serve(settings: Settings, socket_mode: bool) -> None:
     store = Store(settings.state_db)
-    async with BuddyClient(settings) as buddy:
+    async with BuddyClient(settings) as buddy, slack_session() as session:
         services = Services(settings=settings, responder=Responder(Lookup(buddy, settings), settings), store=store)
-        app = build_app(services, socket_mode=socket_mode)
+        app = build_app(services, socket_mode=socket_mode, session=session)
         await _check_slack_token(app)
+        services.watcher = watcher = build_watcher(services, app.client)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        runner = web.AppRunner(http_app(app), access_log=None)
+        subscriptions = SubscriptionService(services, app.client, buddy)
+        web_app = http_app(app, slack_requests=not socket_mode)
+        subscriptions.add_routes(web_app)
+        runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         try:
             if socket_mode:
@@ -76,14 +91,18 @@ async def _serve(settings: Settings, socket_mode: bool) -> None:
                 handler = AsyncSocketModeHandler(app, settings.slack_app_token)
                 await handler.connect_async()
                 log.info("connected to Slack in Socket Mode")
-            else:
+            if not socket_mode or settings.buddy_webhook_token:
                 await web.TCPSite(runner, settings.bind_host, settings.port).start()
-                log.info("listening on http://%s:%s%s", settings.bind_host, settings.port, EVENTS_PATH)
+                log.info("listening on http://%s:%s", settings.bind_host, settings.port)
+            subscriptions.start()
+            watcher.start()  # resumes the watches stored before a restart
             await stop.wait()
             if socket_mode:
                 await handler.close_async()
         finally:
-            await runner.cleanup()
+            await watcher.stop()
+            await runner.cleanup()  # no more deliveries come in; those accepted are still announced
+            await subscriptions.close()
             store.close()
             log.info("stopped")
 

@@ -9,10 +9,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.fakes.buddy import TOKEN as BUDDY_TOKEN
-from tests.fakes.signing import post_signed, slash_command_body, event_callback_body
+from tests.fakes.signing import block_actions_body, event_callback_body, post_signed, slash_command_body
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
@@ -26,8 +27,10 @@ def free_port() -> int:
 
 
 class BotProcess:
-    def __init__(self, workdir: Path, *, slack_url: str, buddy_url: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path, *, slack_url: str, buddy_url: str, env: dict[str, str] | None = None,
+                 module: str = "bot") -> None:
         self.workdir = workdir
+        self.module = module  # the benchmark runs its baseline app the same way
         self.port = free_port()
         self.log_path = workdir / f"bot-{self.port}.log"
         self.env = {
@@ -56,20 +59,26 @@ class BotProcess:
     def events_url(self) -> str:
         return f"{self.url}/slack/events"
 
-    def start(self, timeout: float = 20) -> BotProcess:
+    def start(self, timeout: float = 20, ready: Callable[[], bool] | None = None) -> BotProcess:
+        """Starts the bot and waits until ``ready()`` (default: ``GET /health`` answers 200)."""
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([sys.executable, "-m", self.module], cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        ready = ready or self.healthy
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"bot exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError(f"bot did not become healthy:\n{self.log()}")
+            if ready():
+                return self
+            time.sleep(0.05)
+        raise AssertionError(f"bot did not become ready:\n{self.log()}")
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -92,6 +101,11 @@ class BotProcess:
     def command(self, text: str, *, response_url: str, channel_id: str = "C123", user_id: str = "U123", **kw) -> tuple[int, str]:
         body = slash_command_body(text, channel_id=channel_id, user_id=user_id, response_url=response_url, **kw)
         return post_signed(self.events_url, body, SIGNING_SECRET, content_type="application/x-www-form-urlencoded")
+
+    def click(self, payload: dict) -> tuple[int, str]:
+        """A button click (a ``block_actions`` payload, see ``signing.block_actions_payload``)."""
+        return post_signed(self.events_url, block_actions_body(payload), SIGNING_SECRET,
+                           content_type="application/x-www-form-urlencoded")
 
     def event(self, event: dict, *, event_id: str | None = None, retry: int | None = None) -> tuple[int, str]:
         body = event_callback_body(event, **({"event_id": event_id} if event_id else {}))

@@ -8,6 +8,7 @@ Build a scenario with ``add_execution`` (newest last added = newest run), point 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import secrets
@@ -60,6 +61,7 @@ class FakeExecution:
     actions: list[FakeAction] = field(default_factory=list)
     start: datetime | None = BASE_TIME
     finish: datetime | None = BASE_TIME + timedelta(minutes=2)
+    listed: bool = True  # False: left out of the executions list (a run only a webhook told about)
 
 
 class FakeBuddy:
@@ -71,6 +73,7 @@ class FakeBuddy:
         self.token_info: dict[str, Any] = {"name": "bot", "expires_at": None, "scopes": ["WORKSPACE", "EXECUTION_INFO"]}
         self.latency = 0.0
         self.include_log = True
+        self.webhooks: dict[str, list[dict[str, Any]]] = {}  # workspace -> its webhooks, as created
         self._faults: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -99,17 +102,27 @@ class FakeBuddy:
         runs.append(execution)
         return execution
 
+    @staticmethod
+    def change(execution: FakeExecution, index: int = 0, **changes: Any) -> FakeAction:
+        """Moves a run on (``status="FAILED", finish=…``): the action is swapped for a changed copy in
+        one step, so a request served meanwhile sees the old action or the new one, never half of each."""
+        changed = dataclasses.replace(execution.actions[index], **changes)
+        execution.actions[index] = changed
+        return changed
+
     def html_url(self, ws: str, project: str, pipeline_id: int, execution: FakeExecution, ae: FakeAction | None = None) -> str:
         url = f"https://{self.web_host}/{ws}/{project}/pipelines/pipeline/{pipeline_id}/execution/{execution.web_id}"
         return f"{url}/?actionExecutionId={ae.ae_id}" if ae else url
 
     def fault(self, path_contains: str, status: int = 500, *, body: Any = None, times: int | None = None,
               headers: dict[str, str] | None = None, raw: str | None = None, content_type: str = "application/json",
-              reset: bool = False, delay: float = 0.0) -> None:
+              reset: bool = False, delay: float = 0.0, whole_path: bool = False) -> None:
         """Answer requests whose path contains ``path_contains`` with this instead (``times=None``: always).
-        ``raw`` sends a literal body (HTML pages, broken JSON); ``reset`` drops the connection."""
+        ``raw`` sends a literal body (HTML pages, broken JSON); ``reset`` drops the connection;
+        ``whole_path`` matches only that exact path (an execution, not its action executions)."""
         self._faults.append({"match": path_contains, "status": status, "body": body, "times": times, "headers": headers or {},
-                             "raw": raw, "content_type": content_type, "reset": reset, "delay": delay})
+                             "raw": raw, "content_type": content_type, "reset": reset, "delay": delay,
+                             "whole_path": whole_path})
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -135,11 +148,12 @@ class FakeBuddy:
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self.tokens:
             return _error(401, "Invalid token")
-        return self._route(request)
+        return await self._route(request)
 
     def _take_fault(self, path: str) -> dict[str, Any] | None:
         for fault in self._faults:
-            if fault["match"] in path and fault["times"] != 0:
+            matches = fault["match"] == path if fault["whole_path"] else fault["match"] in path
+            if matches and fault["times"] != 0:
                 if fault["times"] is not None:
                     fault["times"] -= 1
                 return fault
@@ -152,18 +166,22 @@ class FakeBuddy:
             request.transport.close()  # type: ignore[union-attr]
             raise asyncio.CancelledError
         if fault["status"] == 200 and fault["body"] is None and fault["raw"] is None:
-            return self._route(request)
+            return await self._route(request)
         text = fault["raw"] if fault["raw"] is not None else json.dumps(
             fault["body"] if fault["body"] is not None else {"errors": [{"message": f"fault {fault['status']}"}]})
         return web.Response(status=fault["status"], text=text, content_type=fault["content_type"], headers=fault["headers"])
 
-    def _route(self, request: web.Request) -> web.Response:
+    async def _route(self, request: web.Request) -> web.Response:
         parts = [p for p in request.path.split("/") if p]
         if parts == ["user", "token"]:
             return _json(self.token_info)
         if len(parts) == 4 and parts[0] == "workspaces" and parts[2] == "members":
             name = self.members.get((parts[1], int(parts[3])))
             return _json({"id": int(parts[3]), "name": name, "email": "x@example.com"}) if name else _error(404, "Member not found")
+        if len(parts) in (3, 4) and parts[0] == "workspaces" and parts[2] == "webhooks":
+            return await self._webhook_route(request, parts[1], parts[3:])
+        if len(parts) == 5 and parts[0] == "workspaces" and parts[2] == "projects" and parts[4] == "pipelines":
+            return self._pipelines_list(parts[1], parts[3])
         if len(parts) < 7 or parts[0] != "workspaces" or parts[2] != "projects" or parts[4] != "pipelines":
             return _error(404, "Not found")
         ws, project, pid = parts[1], parts[3], int(parts[5])
@@ -191,14 +209,37 @@ class FakeBuddy:
                           "total_element_count": len(ae.log), "logs": chunk})
         return _error(404, "Not found")
 
+    def _pipelines_list(self, ws: str, project: str) -> web.Response:
+        found = [{"id": pid, "name": runs[-1].pipeline_name if runs else f"Pipeline {pid}",
+                  "html_url": f"https://{self.web_host}/{ws}/{project}/pipelines/pipeline/{pid}"}
+                 for (w, p, pid), runs in self.pipelines.items() if (w, p) == (ws, project)]
+        if not found:
+            return _error(404, "Project not found")
+        return _json({"page": 1, "page_size": len(found), "total_page_count": 1, "pipelines": found})
+
+    async def _webhook_route(self, request: web.Request, ws: str, rest: list[str]) -> web.Response:
+        hooks = self.webhooks.setdefault(ws, [])
+        if not rest and request.method == "GET":
+            return _json({"webhooks": [{"id": h["id"], "target_url": h["target_url"]} for h in hooks]})
+        if not rest and request.method == "POST":
+            hook = {"id": next(self._ids), **await request.json()}
+            hooks.append(hook)
+            return _json(hook, 201)
+        hook = next((h for h in hooks if rest == [str(h["id"])]), None)
+        if hook is None:
+            return _error(404, "Webhook not found")
+        if request.method == "PATCH":
+            hook.update(await request.json())
+        return _json(hook)
+
     def _list(self, request: web.Request, ws: str, project: str, pid: int, runs: list[FakeExecution]) -> web.Response:
         page = int(request.query.get("page", 1))
         per_page = int(request.query.get("per_page", 20))
-        newest_first = list(reversed(runs))
+        newest_first = [r for r in reversed(runs) if r.listed]
         chunk = newest_first[(page - 1) * per_page: page * per_page]
-        total_pages = max(1, -(-len(runs) // per_page))
+        total_pages = max(1, -(-len(newest_first) // per_page))
         return _json({"page": page, "page_size": per_page, "total_page_count": total_pages, "element_count": len(chunk),
-                      "total_element_count": len(runs),
+                      "total_element_count": len(newest_first),
                       "executions": [self._execution(ws, project, pid, r, with_actions=False) for r in chunk]})
 
     def _api(self, ws: str, project: str, pid: int) -> str:

@@ -103,6 +103,47 @@ def block_actions_body(payload: dict[str, Any]) -> str:
     return urlencode({"payload": json.dumps(payload)})
 
 
+def block_actions_payload(
+    message: dict[str, Any],
+    action_id: str,
+    *,
+    channel: str,
+    value: str | None = None,
+    user_id: str = "U123",
+    response_url: str = DEFAULT_RESPONSE_URL,
+    is_ephemeral: bool = False,
+    team_id: str = TEAM_ID,
+) -> dict[str, Any]:
+    """What Slack sends when a button in ``message`` (as posted: ``ts``, ``text``, ``blocks``) is
+    clicked; ``value`` defaults to the button's own, and may be set to anything, as a forger would."""
+    button = next((element for block in message.get("blocks", []) if block.get("type") == "actions"
+                   for element in block.get("elements", []) if element.get("action_id") == action_id), {})
+    n = next(_ids)
+    action = {"action_id": action_id, "block_id": "buddy_run_actions", "type": "button",
+              "text": button.get("text", {"type": "plain_text", "text": action_id}), "action_ts": f"{int(time.time())}.{n:06d}"}
+    if value is not None or "value" in button:
+        action["value"] = button.get("value") if value is None else value
+    container = {"type": "message", "message_ts": message["ts"], "channel_id": channel, "is_ephemeral": is_ephemeral}
+    if message.get("thread_ts"):
+        container["thread_ts"] = message["thread_ts"]
+    return {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": "alice", "name": "alice", "team_id": team_id},
+        "api_app_id": APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": container,
+        "trigger_id": f"{n}.{n}.{secrets.token_hex(16)}",
+        "team": {"id": team_id, "domain": "fake-workspace"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel, "name": "general"},
+        **({} if is_ephemeral else {"message": {"type": "message", "user": BOT_USER_ID, **message}}),
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [action],
+    }
+
+
 def post_signed(
     url: str,
     body: str | bytes,

@@ -47,3 +47,7 @@ def test_configured_patterns_decide() -> None:
     only_password = re.compile("PASSWORD")
     summary = render_summary(seed_report(action=action), secret_key_regex=only_password, now=NOW)
     assert f"API_TOKEN = {SECRET}" in json.dumps(summary)
+
+
+def test_a_key_too_long_to_check_is_masked() -> None:
+    assert SECRET not in _render_all({"key": "K" * 5000, "value": SECRET})

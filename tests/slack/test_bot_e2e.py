@@ -105,7 +105,9 @@ def test_bot_notification_with_link_in_attachment_gets_details_in_its_thread(bot
 
 def test_messages_without_run_links_and_own_messages_are_ignored(bot, fake_slack, fake_buddy):
     run, action, url = seed_run(fake_buddy)
-    profile = {"type": "message", "user": "U1", "text": "see <https://app.buddy.works/acme/web> and https://buddy.works/docs",
+    # Posted by a bot, since only bots' links get thread replies (a person's are unfurled instead).
+    profile = {"type": "message", "subtype": "bot_message", "bot_id": "BBUDDY",
+               "text": "see <https://app.buddy.works/acme/web> and https://buddy.works/docs",
                "ts": "1700000700.000100", "channel": "C1", "channel_type": "channel"}
     own = {"type": "message", "subtype": "bot_message", "bot_id": "BBOT", "user": BOT_USER_ID, "text": url,
            "ts": "1700000700.000200", "channel": "C1", "channel_type": "channel"}

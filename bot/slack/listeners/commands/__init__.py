@@ -9,4 +9,4 @@ from bot.slack.listeners.commands.buddy import BuddyCommand
 def register(app: AsyncApp, services: Services) -> None:
     command = BuddyCommand(services)
     # ack answers within Slack's 3 s from what is already known; the lookup runs after it.
-    app.command("/buddy")(ack=command.ack, lazy=[command.answer])
+    app.command("/buddy")(command.handle)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -12,22 +13,36 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answers import USAGE, Plan, Request
 from bot.render.notice import render_help, render_notice
 from bot.slack.app import Services
-from bot.slack.delivery import deliver, slack_error
+from bot.slack.delivery import UNREACHABLE, deliver, slack_error
+from bot.slack.listeners.commands.subscriptions import SubscriptionCommands
 
 log = logging.getLogger(__name__)
 
 SUBCOMMANDS = {"subscribe", "unsubscribe", "subscriptions"}
+# Bolt looks every 10 ms whether ack() was called, then sends the acknowledgement; waiting a little
+# longer before the lookup lets it go first, so that under a burst of commands the lookups already
+# started never hold back the acknowledgements still to send.
+ACK_HEADSTART_S = 0.02
 
 
 class BuddyCommand:
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.subscriptions = SubscriptionCommands(services)
 
     def _plan(self, command: dict) -> Plan:
         request = Request(text=command.get("text", ""), whole_argument=True,
                           channel=command.get("channel_id"), user=command.get("user_id"),
                           is_direct=str(command.get("channel_id", "")).startswith("D"))
         return self.services.responder.plan(request)
+
+    async def handle(self, ack: AsyncAck, command: dict, client: AsyncWebClient, respond: AsyncRespond) -> None:
+        """Bolt (process_before_response=False) sends the acknowledgement as soon as ack() is called,
+        while this goes on with the lookup. Not a lazy listener: Bolt deep-copies the request for those,
+        Slack client and its shared connection pool included."""
+        await self.ack(ack, command)
+        await asyncio.sleep(ACK_HEADSTART_S)
+        await self.answer(command, client, respond)
 
     async def ack(self, ack: AsyncAck, command: dict) -> None:
         """Answers from what is known without Buddy: help, usage errors and refusals are ephemeral."""
@@ -37,7 +52,7 @@ class BuddyCommand:
             await ack(**render_help())
             return
         if word in SUBCOMMANDS:
-            await ack(**render_notice("Channel subscriptions are not available in this version of the bot yet."))
+            await self.subscriptions.ack(ack, command)
             return
         plan = self._plan(command)
         if plan.refusal:
@@ -50,7 +65,11 @@ class BuddyCommand:
 
     async def answer(self, command: dict, client: AsyncWebClient, respond: AsyncRespond) -> None:
         text = command.get("text", "").strip()
-        if not text or text.split(maxsplit=1)[0].lower() in SUBCOMMANDS | {"help"}:
+        word = text.split(maxsplit=1)[0].lower() if text else ""
+        if word in SUBCOMMANDS:
+            await self.subscriptions.answer(command, client, respond)
+            return
+        if word in {"", "help"}:
             return
         plan = self._plan(command)
         if plan.refusal or not plan.refs:
@@ -62,9 +81,13 @@ class BuddyCommand:
                 await respond(response_type="ephemeral", **answer.message)
                 continue
             try:
-                await deliver(client, answer, channel=command["channel_id"], response_url=command.get("response_url"), user=user)
+                await deliver(client, answer, channel=command["channel_id"], response_url=command.get("response_url"), user=user,
+                              watcher=self.services.watcher)
             except SlackApiError as exc:
-                log.warning("could not deliver the answer to %s: %s", user, slack_error(exc))
-                await respond(**render_notice(f"I could not post the answer here ({slack_error(exc)}). Invite me with `/invite @buddy` and try again."))
+                error = slack_error(exc)
+                log.warning("could not deliver the answer to %s: %s", user, error)
+                hint = ("Invite me with `/invite @buddy` and try again." if error in UNREACHABLE
+                        else "Try again in a minute; if it keeps happening, tell the bot's operator.")
+                await respond(**render_notice(f"I could not post the answer here ({error}). {hint}"))
         if note := self.services.responder.skipped_note(plan):
             await respond(response_type="ephemeral", **render_notice(note))

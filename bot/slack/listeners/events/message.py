@@ -1,5 +1,6 @@
-"""Messages in conversations the bot is in: DMs are requests; in channels, Buddy run links get the
-details in their thread (Buddy's own notifications post such links, often inside attachments)."""
+"""Messages in conversations the bot is in: DMs are requests; in channels, Buddy run links posted by
+bots get the details in their thread (Buddy's own notifications post such links, often inside
+attachments). A link a person pastes is unfurled instead (``link_shared``)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,15 @@ class Message:
                            thread_ts=event.get("thread_ts"), quiet=False)
             return
         bot_user = context.get("bot_user_id")
-        if not self.services.settings.reply_to_links or (bot_user and f"<@{bot_user}" in event.get("text", "")):
+        if not self.services.settings.reply_to_links or (bot_user and f"<@{bot_user}" in (event.get("text") or "")):
             return  # a mention is answered through app_mention
+        if not posted_by_bot(event):
+            return  # a person's link is unfurled instead (link_shared); a thread reply would say it twice
         request = Request(text=message_text(event), whole_argument=False, channel=channel, user=event.get("user"))
         await reply_to(self.services, client, request, channel=channel, ts=ts,
                        thread_ts=event.get("thread_ts"), quiet=True, runs_only=True)
+
+
+def posted_by_bot(event: dict) -> bool:
+    """Buddy's notifications and other integrations post as bots; people do not."""
+    return bool(event.get("bot_id")) or event.get("subtype") == "bot_message"

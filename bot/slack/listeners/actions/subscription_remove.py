@@ -1,0 +1,25 @@
+"""The Remove button of ``/buddy subscriptions``: removes one subscription and redraws the list."""
+
+from __future__ import annotations
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from bot.render.subscriptions import render_subscription_list
+from bot.slack.app import Services
+from bot.subscriptions.manage import describe
+from bot.subscriptions.store import SubscriptionStore
+
+
+class RemoveSubscription:
+    def __init__(self, services: Services) -> None:
+        self.store = SubscriptionStore(services.store)
+
+    async def handle(self, ack: AsyncAck, body: dict, respond: AsyncRespond) -> None:
+        await ack()
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
+        value = ((body.get("actions") or [{}])[0]).get("value", "")
+        # Only the channel the button was clicked in: a forged value cannot reach another channel's list.
+        removed = self.store.remove(channel, int(value)) if value.isdigit() else None
+        note = f"Removed: {describe(removed)}." if removed else "That subscription was already removed."
+        await respond(replace_original=True, **render_subscription_list(self.store.for_channel(channel), note=note))

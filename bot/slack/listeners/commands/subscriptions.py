@@ -1,0 +1,94 @@
+"""``/buddy subscribe | unsubscribe | subscriptions``: everything but subscribing is answered in the
+ack; subscribing asks Buddy first, so it is answered after, and only to the person (the reply may
+carry the webhook's secret address)."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.answers import Plan
+from bot.render.notice import render_notice
+from bot.render.subscriptions import render_reply, render_subscription_list
+from bot.slack.app import Services
+from bot.slack.delivery import UNREACHABLE, slack_error
+from bot.subscriptions.manage import Arguments, ArgumentError, SubscriptionManager, parse_arguments
+from bot.subscriptions.store import SubscriptionStore
+
+log = logging.getLogger(__name__)
+
+UNEXPECTED_FAILURE = (
+    "Something went wrong on my side while subscribing. Try again; if it keeps happening, tell the bot's "
+    "operator (the details are in the bot's log)."
+)
+NOT_A_MEMBER = (
+    "Saved, but I'm not in this conversation, so I can't post its runs here: invite me with `/invite @buddy`."
+)
+
+
+class SubscriptionCommands:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.store = SubscriptionStore(services.store)
+        self.manager = SubscriptionManager(self.store, services.responder.lookup.client, services.settings)
+
+    async def ack(self, ack: AsyncAck, command: dict) -> None:
+        word, rest = _split(command)
+        channel = command.get("channel_id", "")
+        refusal = self._refusal(command)
+        if refusal:
+            await ack(**render_notice(refusal))
+        elif word == "subscriptions":
+            await ack(**render_subscription_list(self.store.for_channel(channel)))
+        elif word == "unsubscribe":
+            arguments = self._arguments(rest)
+            await ack(**render_reply(self.manager.unsubscribe(channel, arguments)))
+        else:
+            await ack(text=f":hourglass_flowing_sand: Checking that I can read {self._arguments(rest).target.label}…")
+
+    async def answer(self, command: dict, client: AsyncWebClient, respond: AsyncRespond) -> None:
+        word, rest = _split(command)
+        if word != "subscribe" or self._refusal(command):
+            return
+        channel, user = command.get("channel_id", ""), command.get("user_id")
+        try:
+            reply = render_reply(await self.manager.subscribe(channel, user, self._arguments(rest)))
+        except Exception:
+            # A fault nobody foresaw (or a bug): the person still hears back; the operator gets the traceback.
+            log.exception("subscribing %s failed unexpectedly", channel)
+            await respond(response_type="ephemeral", **render_notice(UNEXPECTED_FAILURE))
+            return
+        try:
+            await client.chat_postEphemeral(channel=channel, user=user, **reply)
+        except SlackApiError as exc:
+            if slack_error(exc) not in UNREACHABLE:
+                raise
+            log.info("subscribed %s, where the bot cannot post (%s)", channel, slack_error(exc))
+            warning = render_notice(NOT_A_MEMBER)
+            await respond(response_type="ephemeral", text=reply["text"], blocks=warning["blocks"] + reply["blocks"])
+
+    def _refusal(self, command: dict) -> str | None:
+        """Why this request cannot be done, said in the ack; None when it can."""
+        channel = command.get("channel_id")
+        if not self.services.responder.channel_allowed(channel, is_direct=str(channel or "").startswith("D")):
+            return Plan(channel_refused=True).refusal
+        word, rest = _split(command)
+        if word == "subscriptions":
+            return None
+        try:
+            arguments = self._arguments(rest)
+        except ArgumentError as exc:
+            return str(exc)
+        return self.manager.refusal(arguments)
+
+    def _arguments(self, rest: str) -> Arguments:
+        return parse_arguments(rest, hosts=self.services.settings.buddy_hosts)
+
+
+def _split(command: dict) -> tuple[str, str]:
+    word, *rest = command.get("text", "").strip().split(maxsplit=1) or [""]
+    return word.lower(), rest[0] if rest else ""

@@ -1,0 +1,72 @@
+"""Channel subscriptions, wired: push (the webhook receiver) and pull (the poller) feed one router,
+whose deliveries the publisher posts. Built and started by the runner, beside the Bolt app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import web
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.buddy.client import BuddyClient
+from bot.slack.app import Services
+from bot.slack.subscription_publisher import ANNOUNCEMENT, SubscriptionPublisher, announcement_style
+from bot.slack.watch_publisher import SlackWatchPublisher
+from bot.subscriptions.events import RunEvent
+from bot.subscriptions.poller import Poller
+from bot.subscriptions.router import Router
+from bot.subscriptions.store import SubscriptionStore
+from bot.subscriptions.webhook import WEBHOOK_ROUTE, WebhookReceiver
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_DRAIN_S = 5.0
+
+
+class SubscriptionService:
+    def __init__(self, services: Services, slack: AsyncWebClient, buddy: BuddyClient) -> None:
+        settings = services.settings
+        self.store = SubscriptionStore(services.store)
+        self.router = Router(self.store)
+        watcher = services.watcher
+        if watcher is not None and isinstance(watcher.publisher, SlackWatchPublisher):
+            watcher.publisher.styles[ANNOUNCEMENT] = announcement_style(services.responder)
+        self.publisher = SubscriptionPublisher(
+            slack, self.store, services.responder, pacing_s=settings.slack_channel_pacing_s, watcher=watcher
+        )
+        hosts = settings.buddy_hosts
+        self.receiver = (
+            WebhookReceiver(settings.buddy_webhook_token, self.accept, hosts=hosts) if settings.buddy_webhook_token else None
+        )
+        interval = settings.subscription_poll_seconds
+        self.poller = Poller(buddy, self.store, self.accept, interval=interval, hosts=hosts) if interval > 0 else None
+        self._polling: asyncio.Task | None = None
+
+    async def accept(self, event: RunEvent) -> None:
+        """The one way out, whichever way a run came in."""
+        for delivery in self.router.route(event):
+            self.publisher.submit(delivery)
+
+    def add_routes(self, web_app: web.Application) -> None:
+        if self.receiver is not None:
+            self.receiver.add_routes(web_app)
+            log.info("receiving Buddy webhooks at %s", WEBHOOK_ROUTE.format(token="<BUDDY_WEBHOOK_TOKEN>"))
+
+    def start(self) -> None:
+        if self.poller is not None:
+            self._polling = asyncio.create_task(self.poller.run(), name="subscription-poller")
+            log.info("polling subscribed pipelines every %g s", self.poller.interval)
+
+    async def close(self) -> None:
+        if self._polling is not None:
+            self._polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._polling
+        if self.receiver is not None:
+            await self.receiver.close()
+        # What is already queued gets a moment to reach Slack; anything left is caught up after the restart.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.publisher.idle(), SHUTDOWN_DRAIN_S)
+        await self.publisher.close()

@@ -1,0 +1,83 @@
+"""The Slack side of following a run: the summary is edited in place (``chat.update``) while the run
+goes on, and when it ends the last edit is made and the log tail goes into the thread.
+
+Renderings are looked up by the watch's ``style``; another feature adds its own with
+``publisher.styles[name] = render``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.answers import Answer, Responder
+from bot.render.blocks import context
+from bot.render.mrkdwn import esc
+from bot.render.notice import render_notice
+from bot.report import RunReport
+from bot.slack.app import Services
+from bot.slack.delivery import post_log, slack_error
+from bot.watch import Watch, Watcher, WatchGone
+
+log = logging.getLogger(__name__)
+
+SUMMARY = "summary"
+NOTE_CHARS = 1000
+# chat.update errors after which the message can never be edited again.
+GONE = {"message_not_found", "channel_not_found", "cant_update_message", "edit_window_closed", "is_archived", "not_in_channel"}
+
+Render = Callable[[Watch, RunReport], Answer]
+
+
+class SlackWatchPublisher:
+    def __init__(self, client: AsyncWebClient, responder: Responder) -> None:
+        self.client = client
+        self.styles: dict[str, Render] = {
+            SUMMARY: lambda watch, report: responder.summary(report, requested_by=watch.requested_by),
+        }
+
+    async def update(self, watch: Watch, report: RunReport) -> None:
+        await self._edit(watch, self._render(watch, report).message)
+
+    async def finish(self, watch: Watch, report: RunReport) -> None:
+        answer = self._render(watch, report)
+        await self._edit(watch, answer.message)
+        if answer.snippet:
+            await post_log(self.client, answer, channel=watch.channel, thread_ts=watch.thread)
+
+    async def stop(self, watch: Watch, reason: str, report: RunReport | None) -> None:
+        if report is None:  # nothing new to show: the reason goes in the thread
+            await self.client.chat_postMessage(channel=watch.channel, thread_ts=watch.thread, **render_notice(reason))
+            return
+        await self._edit(watch, with_note(self._render(watch, report).message, reason))
+
+    def _render(self, watch: Watch, report: RunReport) -> Answer:
+        render = self.styles.get(watch.style)
+        if render is None:
+            log.warning("no rendering for watch style %r; showing the summary", watch.style)
+            render = self.styles[SUMMARY]
+        return render(watch, report)
+
+    async def _edit(self, watch: Watch, message: dict) -> None:
+        try:
+            await self.client.chat_update(channel=watch.channel, ts=watch.ts, **message)
+        except SlackApiError as exc:
+            if slack_error(exc) in GONE:
+                raise WatchGone(slack_error(exc)) from None
+            raise
+
+
+def with_note(message: dict, note: str) -> dict:
+    """``message`` with ``note`` as a context line above its buttons (or at its end)."""
+    blocks = list(message.get("blocks", []))
+    at = len(blocks) - 1 if blocks and blocks[-1].get("type") == "actions" else len(blocks)
+    blocks.insert(at, context(f":information_source: {esc(note, NOTE_CHARS)}"))
+    return {**message, "blocks": blocks}
+
+
+def build_watcher(services: Services, client: AsyncWebClient) -> Watcher:
+    responder = services.responder
+    return Watcher(services.store, responder.lookup, SlackWatchPublisher(client, responder), services.settings)

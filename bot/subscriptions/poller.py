@@ -1,0 +1,98 @@
+"""Pull: every interval, the first page of each subscribed pipeline's runs, newest first.
+
+One request per pipeline per interval, however many channels follow it (plus one for the pipeline
+list of each followed project). This is how runs reach the bot without a public address (Socket
+Mode), when a webhook delivery is lost, and after a restart: the first poll catches up on runs
+that ended while the bot was down (the router decides which of them are news).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+
+from cachetools import LRUCache
+
+from bot.buddy import errors
+from bot.buddy.client import BuddyClient
+from bot.subscriptions.buddy_api import pipelines_of
+from bot.subscriptions.events import RunEvent, polled_event
+from bot.subscriptions.store import PipelineKey, SubscriptionStore
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 10  # runs per pipeline per poll: more than start or end within one interval
+CONCURRENT_REQUESTS = 8
+SEEN_RUNS = 20_000
+
+
+class Poller:
+    def __init__(
+        self,
+        client: BuddyClient,
+        store: SubscriptionStore,
+        on_event: Callable[[RunEvent], Awaitable[None]],
+        *,
+        interval: float,
+        hosts: Iterable[str] = (),
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.on_event = on_event
+        self.interval = interval
+        self.hosts = tuple(hosts)
+        # The status each run had when last handed on: an unchanged run is not handed on again.
+        self._seen: LRUCache[str, str] = LRUCache(maxsize=SEEN_RUNS)
+        self._problems: dict[object, str] = {}
+        self._limit = asyncio.Semaphore(CONCURRENT_REQUESTS)
+
+    async def run(self) -> None:
+        while True:
+            await self.poll_once()
+            await asyncio.sleep(self.interval)
+
+    async def poll_once(self) -> None:
+        pipelines = await self._pipelines()
+        await asyncio.gather(*(self._poll(pipeline) for pipeline in pipelines))
+
+    async def _pipelines(self) -> list[PipelineKey]:
+        found: dict[tuple, PipelineKey] = {}
+        for target in self.store.targets():
+            try:
+                keys = await pipelines_of(self.client, target)
+            except errors.BuddyError as exc:
+                self._problem(target, exc)
+                continue
+            self._problems.pop(target, None)
+            for key in keys:
+                found.setdefault(key.folded, key)
+        return list(found.values())
+
+    async def _poll(self, pipeline: PipelineKey) -> None:
+        async with self._limit:
+            try:
+                listing = await self.client.list_executions(
+                    pipeline.host, pipeline.workspace, pipeline.project, pipeline.pipeline_id, per_page=PAGE_SIZE
+                )
+            except errors.BuddyError as exc:
+                self._problem(pipeline, exc)
+                return
+        self._problems.pop(pipeline, None)
+        for execution in reversed(listing.executions):  # oldest first, so changes are judged in order
+            event = polled_event(pipeline, execution, hosts=self.hosts)
+            if event is None or self._seen.get(event.run_url) == event.status:
+                continue
+            try:
+                await self.on_event(event)
+            except Exception:
+                log.exception("a polled run of %s could not be handled", event.run_url)
+                continue
+            self._seen[event.run_url] = event.status
+
+    def _problem(self, where: object, exc: errors.BuddyError) -> None:
+        """Logged when it starts or changes, not on every interval."""
+        said = f"{type(exc).__name__}: {exc.message}"
+        if self._problems.get(where) != said:
+            log.warning("polling %s failed (%s); trying again every %g s", where, said, self.interval)
+        self._problems[where] = said
