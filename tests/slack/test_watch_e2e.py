@@ -38,6 +38,13 @@ def watches(bot: BotProcess) -> int:
         return db.execute("SELECT COUNT(*) FROM watches").fetchone()[0]
 
 
+def watched_state(bot: BotProcess) -> str:
+    """What the bot last showed of its one watched run, as it keeps it in STATE_DB."""
+    with sqlite3.connect(bot.env["STATE_DB"]) as db:
+        row = db.execute("SELECT last_state FROM watches").fetchone()
+    return row[0] if row and row[0] else ""
+
+
 def fail(fake_buddy: FakeBuddy, run) -> None:
     log = [f"test {i} ok" for i in range(1, 40)] + ["FAILED test_pricing"]
     fake_buddy.change(run, status="FAILED", start=BASE_TIME, finish=BASE_TIME + timedelta(seconds=90), log=log,
@@ -74,6 +81,8 @@ def test_a_restart_in_the_middle_resumes_the_watch(bot, fake_slack, fake_buddy):
     [post] = fake_slack.wait_for("chat.postMessage", timeout=15)
     fake_buddy.change(run, status="INPROGRESS", start=BASE_TIME)
     fake_slack.wait_for("chat.update", timeout=15)
+    # Stopped before it noted the update, the bot would (rightly) make it again after the restart.
+    fake_slack.server.wait_until(lambda: "INPROGRESS" in watched_state(bot), timeout=10)
 
     bot.restart()
     assert watches(bot) == 1
