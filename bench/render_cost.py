@@ -10,7 +10,7 @@ from typing import Any
 from bot.buddy.models import ActionExecution, Execution
 from bot.buddy.refs import BuddyRef
 from bot.config import Settings
-from bot.render.logtail import log_tail_title, render_log_tail
+from bot.render.logtail import render_log_tail_and_title
 from bot.render.summary import render_summary
 from bot.report import RunReport
 
@@ -31,9 +31,9 @@ class RenderCost:
 
 
 def render(report: RunReport) -> tuple[dict, str, str]:
-    """Everything one answer renders: the summary, the snippet and its title."""
+    """Everything one answer renders, as the bot does: the summary, the snippet and its title."""
     message = render_summary(report, secret_key_regex=SECRET_KEY_REGEX, requested_by="U123", interactive=True)
-    return message, render_log_tail(report), log_tail_title(report)
+    return message, *render_log_tail_and_title(report)
 
 
 def measure_render_cost(seconds: float, log_lines: int) -> list[RenderCost]:

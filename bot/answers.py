@@ -13,7 +13,7 @@ from bot.buddy.refs import BuddyRef, FoundReferences, RefKind, find_references
 from bot.config import Settings
 from bot.explain import explain
 from bot.lookup import Lookup
-from bot.render.logtail import inline_log_block, log_tail_title, render_log_tail
+from bot.render.logtail import inline_log_block, render_log_tail_and_title
 from bot.render.notice import render_notice
 from bot.render.summary import render_summary
 from bot.report import RunReport
@@ -134,9 +134,10 @@ class Responder:
         message = render_summary(
             report, secret_key_regex=self.settings.secret_key_regex, requested_by=requested_by, interactive=True
         )
+        snippet, snippet_title = render_log_tail_and_title(report)
         return Answer(
             ref=report.ref, message=message, report=report,
-            snippet=render_log_tail(report), snippet_title=log_tail_title(report), requested_by=requested_by,
+            snippet=snippet, snippet_title=snippet_title, requested_by=requested_by,
         )
 
     def skipped_note(self, plan: Plan) -> str | None:

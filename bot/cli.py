@@ -166,3 +166,6 @@ def configure_logging(level: str, *, secrets: Iterable[str] = ()) -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler])
     # httpx logs every request URL at INFO; ours are token-free, but they are noise at that level.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # slack_sdk formats its DEBUG lines (whole request and response bodies) whenever its own logger has
+    # no level, printed or not: a cost on every Slack call.
+    logging.getLogger("slack_sdk.web.async_base_client").setLevel(level.upper())

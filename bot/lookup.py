@@ -6,7 +6,8 @@ Calls per lookup (the performance issue pins these counts):
   and scans of one pipeline in flight together share the pages they read;
 - a link without an action id: the execution, then the details of the action worth showing;
 - a pipeline link: the first page of executions (one run), then as an execution link;
-- where the details carry no ``log`` (newer installations): one or two calls to ``…/logs`` for the tail only;
+- where the details carry no ``log`` (newer installations): one or two calls to ``…/logs`` for the tail only,
+  at the same time as the approver's name;
 - the approver's name: Buddy's own ``BUDDY_APPROVING_ACTOR`` output when present, else the members
   endpoint, cached per workspace;
 - a finished run looked up again within the cache lifetime: no call; identical lookups in flight at
@@ -31,6 +32,8 @@ from bot.report import RunReport
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# An action execution's details (without their log), its log tail and line count, its approver's name.
+_Action = tuple[ActionExecution, list[str], int | None, str | None]
 
 APPROVING_ACTOR_VARIABLE = "BUDDY_APPROVING_ACTOR"
 LOG_PAGE_MAX = 1000  # the logs endpoint's largest page
@@ -99,22 +102,18 @@ class Lookup:
     async def _fetch(self, ref: BuddyRef, lines: int) -> RunReport:
         execution_id = await self._execution_id(ref)
         notes: list[str] = []
+        action: _Action | None = None
         if ref.action_execution_id:
-            details, execution = await asyncio.gather(
-                self._details(ref, execution_id, ref.action_execution_id),
+            action, execution = await asyncio.gather(
+                self._action(ref, execution_id, ref.action_execution_id, lines),
                 self._execution_or_note(ref, execution_id, notes),
             )
         else:
             execution = await self._execution(ref, execution_id)
             chosen = pick_action(execution.action_executions)
-            details = None
             if chosen is not None and chosen.id_from_url:
-                details = await self._details(ref, execution_id, chosen.id_from_url)
-        tail, total = await self._log_tail(ref, execution_id, details, lines)
-        if details is not None and details.log is not None:
-            # The report keeps the tail only: it may be cached for an hour, and a log may be megabytes.
-            details = details.model_copy(update={"log": None})
-        approver = await self._approver_name(ref, details) if details is not None else None
+                action = await self._action(ref, execution_id, chosen.id_from_url, lines)
+        details, tail, total, approver = action or (None, [], None, None)
         report = RunReport(
             ref=ref,
             action=details,
@@ -128,6 +127,18 @@ class Lookup:
         if report.is_finished and ref.kind is not RefKind.PIPELINE:
             self._finished[(ref, lines)] = report
         return report
+
+    async def _action(self, ref: BuddyRef, execution_id: int, action_execution_id: str, lines: int) -> _Action:
+        """The details, then at once what they lead to: the log tail (where they carry no log) and the
+        approver's name; neither waits for the execution, nor for the other."""
+        details = await self._details(ref, execution_id, action_execution_id)
+        (tail, total), approver = await asyncio.gather(
+            self._log_tail(ref, execution_id, details, lines), self._approver_name(ref, details)
+        )
+        if details.log is not None:
+            # The report keeps the tail only: it may be cached for an hour, and a log may be megabytes.
+            details = details.model_copy(update={"log": None})
+        return details, tail, total, approver
 
     async def _details(self, ref: BuddyRef, execution_id: int, action_execution_id: str) -> ActionExecution:
         return await self.client.get_action_execution(
@@ -185,10 +196,8 @@ class Lookup:
         )
 
     async def _log_tail(
-        self, ref: BuddyRef, execution_id: int, details: ActionExecution | None, lines: int
+        self, ref: BuddyRef, execution_id: int, details: ActionExecution, lines: int
     ) -> tuple[list[str], int | None]:
-        if details is None:
-            return [], None
         if details.log is not None:
             return details.log[-lines:], len(details.log)
         action_execution_id = details.id_from_url or ref.action_execution_id

@@ -43,6 +43,8 @@ def _without_codes(window: str) -> str:
     """``window`` without escape codes and control characters, read a chunk at a time and only until
     the text is past MAX_LINE_CHARS (the rest would be cut): a huge line costs what a long one does.
     A chunk never ends inside an escape code, so the chunks' texts add up to the whole one's."""
+    if len(window) <= _CHUNK_CHARS:  # most lines: one chunk
+        return clean(_C1_CONTROLS.sub("", _ESCAPE_CODE.sub("", window)))
     pieces: list[str] = []
     length = start = 0
     while start < len(window) and length <= MAX_LINE_CHARS:
@@ -72,13 +74,26 @@ def _tail(report: RunReport) -> list[str]:
 
 def render_log_tail(report: RunReport) -> str:
     """The snippet's content: only the log lines (Slack does not parse a file); "" when there are none."""
-    text = "\n".join(_tail(report))
-    return text if text.strip() else ""
+    return _snippet(_tail(report))
 
 
 def log_tail_title(report: RunReport) -> str:
     """"Last 20 of 1,234 log lines · Pass arguments"."""
+    return _title(report, _tail(report))
+
+
+def render_log_tail_and_title(report: RunReport) -> tuple[str, str]:
+    """The snippet and its title, the tail cleaned once for both."""
     tail = _tail(report)
+    return _snippet(tail), _title(report, tail)
+
+
+def _snippet(tail: list[str]) -> str:
+    text = "\n".join(tail)
+    return text if text.strip() else ""
+
+
+def _title(report: RunReport, tail: list[str]) -> str:
     shown = len(tail) if "".join(tail).strip() else 0
     name = clip(clean(run_title(report)[: 4 * TITLE_NAME_CHARS], one_line=True), TITLE_NAME_CHARS)
     if not shown:
