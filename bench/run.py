@@ -106,7 +106,9 @@ class Bench:
             BurstPlan(f"{n} distinct action links", distinct, 2, 2 * n),
             BurstPlan("the same links again (cached)", distinct, 2, 0),
             BurstPlan(f"one link, {n} times (coalesced)", [one.numeric_url] * n, 2, 2),
-            BurstPlan("approver names from the members API", named, 2, 2 * n + len(APPROVERS)),
+            # The approver's id arrives with the details, so asking the members API for the name is a third
+            # round trip: the issue counts approver-name lookups as extra, so the target allows for one more.
+            BurstPlan("approver names from the members API", named, 3, 2 * n + len(APPROVERS)),
             BurstPlan(f"web (hex) execution ids, one pipeline of {n} runs", web, None, 2 * n + pages),
         ]
 
@@ -231,8 +233,9 @@ class Report:
             elif not plan.latency_target:
                 e2e_target = f"— ({ratio(burst.e2e(0.95), self.e2e_target).split()[0]} of {seconds(self.e2e_target)})"
             else:
-                e2e_target = f"≤ {seconds(self.e2e_target)} ({ratio(burst.e2e(0.95), self.e2e_target)})"
-                self.check(f"end-to-end p95 of {plan.name}", burst.e2e(0.95) <= self.e2e_target)
+                target = plan.round_trips * self.args.latency * E2E_SLACK
+                e2e_target = f"≤ {seconds(target)} ({ratio(burst.e2e(0.95), target)})"
+                self.check(f"end-to-end p95 of {plan.name}", burst.e2e(0.95) <= target)
             # ack p99 ≤ 10 % of the deadline is the target of the first table; here: every ack in time.
             self.check(f"every ack in time in {plan.name}", burst.acked_in_time == burst.commands)
             self.check(f"nothing lost or duplicated in {plan.name}", burst.lost == burst.duplicated == 0)
