@@ -268,7 +268,7 @@ class Report:
 
     def renders(self, renders: list[RenderCost]) -> None:
         latency = self.args.latency
-        print(f"\n## Rendering one answer (summary, snippet and its title), in this process\n")
+        print("\n## Rendering one answer (summary, snippet and its title), in this process\n")
         rows = []
         for cost in renders:
             share = cost.seconds_each / latency

@@ -41,4 +41,4 @@ def settings(fake_buddy: FakeBuddy) -> Settings:
     )
 
 
-from tests.fakes.conftest_plugin import fake_slack  # noqa: E402,F401 - a shared fixture
+from tests.fakes.conftest_plugin import fake_slack  # noqa: E402,F401 - a fixture, shared by import

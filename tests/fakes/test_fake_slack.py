@@ -17,7 +17,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.slack.manifest import bot_scopes
-from tests.fakes.conftest_plugin import fake_slack  # noqa: F401  (fixture)
 from tests.fakes.signing import (
     FORM,
     JSON,

@@ -10,6 +10,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -78,6 +79,20 @@ def clicked_ref(services: Services, click: Click) -> tuple[BuddyRef | None, str 
     if not plan.refs:
         return None, "This button does not point at a Buddy run I can read. Paste the run's link to ask again."
     return plan.refs[0], None
+
+
+async def acknowledged_click(ack: AsyncAck, body: dict, client: AsyncWebClient, services: Services) -> tuple[Click, BuddyRef] | None:
+    """Acknowledges the click at once (Bolt replies to Slack, the rest runs after), then reads it:
+    the click and its run, or None once the person has been told why not."""
+    await ack()
+    click = read_click(body)
+    if click is None:
+        return None
+    ref, refusal = clicked_ref(services, click)
+    if ref is None:
+        await tell(client, click, refusal or "")
+        return None
+    return click, ref
 
 
 async def tell(client: AsyncWebClient, click: Click, text: str) -> None:

@@ -26,7 +26,7 @@ from bot.render.morelog import MORE_LOG_ACTION, log_block_title, more_log_end, m
 from bot.report import RunReport
 from bot.slack.app import Services
 from bot.slack.delivery import post_log, slack_error
-from bot.slack.listeners.actions.clicks import Click, clicked_ref, read_click, tell
+from bot.slack.listeners.actions.clicks import Click, acknowledged_click, tell
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,10 @@ class MoreLog:
         self.settings = services.settings
 
     async def handle(self, ack: AsyncAck, body: dict, client: AsyncWebClient, respond: AsyncRespond) -> None:
-        await ack()  # Slack has its answer now; Bolt runs the rest after replying
-        click = read_click(body)
-        if click is None:
+        clicked = await acknowledged_click(ack, body, client, self.services)
+        if clicked is None:
             return
-        ref, refusal = clicked_ref(self.services, click)
-        if ref is None:
-            await tell(client, click, refusal or "")
-            return
+        click, ref = clicked
         try:
             report = await self.lookup.report(ref)
             block, note = await self._next_block(report, more_log_end(click.value))

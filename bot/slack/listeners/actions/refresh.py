@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.app import Services
 from bot.slack.delivery import slack_error
-from bot.slack.listeners.actions.clicks import clicked_ref, read_click, show, tell
+from bot.slack.listeners.actions.clicks import acknowledged_click, show, tell
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +26,10 @@ class Refresh:
         self.services = services
 
     async def handle(self, ack: AsyncAck, body: dict, client: AsyncWebClient, respond: AsyncRespond) -> None:
-        await ack()  # Slack has its answer now; Bolt runs the rest after replying
-        click = read_click(body)
-        if click is None:
+        clicked = await acknowledged_click(ack, body, client, self.services)
+        if clicked is None:
             return
-        ref, refusal = clicked_ref(self.services, click)
-        if ref is None:
-            await tell(client, click, refusal or "")
-            return
+        click, ref = clicked
         answer = await self.services.responder.answer(ref, requested_by=click.requested_by, fresh=True)
         if answer.failed:
             await show(client, click, answer.message)
