@@ -136,8 +136,12 @@ class Responder:
         )
         snippet, snippet_title = render_log_tail_and_title(report)
         return Answer(
-            ref=report.ref, message=message, report=report,
-            snippet=snippet, snippet_title=snippet_title, requested_by=requested_by,
+            ref=report.ref,
+            message=message,
+            report=report,
+            snippet=snippet,
+            snippet_title=snippet_title,
+            requested_by=requested_by,
         )
 
     def skipped_note(self, plan: Plan) -> str | None:

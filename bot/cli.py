@@ -71,7 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="The Buddy.Works bot for Slack.")
     sub = parser.add_subparsers(dest="command", metavar="{show,render,doctor}")
     show = sub.add_parser("show", help="look up a Buddy run and print its summary and log tail")
-    show.add_argument("reference", nargs="+", help="a Buddy run URL, or: workspace project pipeline_id execution_id [action_execution_id]")
+    show.add_argument(
+        "reference", nargs="+", help="a Buddy run URL, or: workspace project pipeline_id execution_id [action_execution_id]"
+    )
     show.add_argument("--lines", type=_positive, help="how many log lines (default LOG_LINES)")
     show.add_argument("--json", action="store_true", help="print the Slack message as JSON instead")
     render = sub.add_parser("render", help="render a saved action-execution API response (offline)")
@@ -141,8 +143,12 @@ def offline_report(action: ActionExecution, settings: Settings, *, lines: int) -
         approver = approver_from_outputs(action) or f"user #{action.approver_id}"
     log_lines = action.log or []
     return RunReport(
-        ref=ref, action=action, execution=None, approver_name=approver,
-        log_tail=log_lines[-lines:], log_total_lines=len(log_lines) if action.log is not None else None,
+        ref=ref,
+        action=action,
+        execution=None,
+        approver_name=approver,
+        log_tail=log_lines[-lines:],
+        log_total_lines=len(log_lines) if action.log is not None else None,
     )
 
 

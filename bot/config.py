@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     buddy_execution_pages: int = 5
     buddy_execution_page_size: int = 50
     buddy_max_connections: int = Field(default=500, ge=1)
+    buddy_max_response_mb: float = Field(default=32.0, gt=0)
 
     # What an answer shows
     log_lines: int = Field(default=20, ge=1, le=1000)
@@ -56,6 +57,8 @@ class Settings(BaseSettings):
     reply_to_links: bool = True
     port: int = 3000
     bind_host: str = "0.0.0.0"
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    http_body_timeout_s: float = Field(default=30.0, gt=0)
 
     # Following runs that are still going, and the summary's buttons
     watch_poll_seconds: float = Field(default=5.0, gt=0)
@@ -65,14 +68,23 @@ class Settings(BaseSettings):
     more_log_max: int = Field(default=500, ge=1)
 
     # State and background work
+    database_url: str = Field(default="", repr=False)  # may carry a password
     state_db: Path = Path("bot-state.db")
+    work_lease_s: float = Field(default=30.0, gt=0)
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+
+    # Operating it
     log_level: str = "INFO"
+    log_format: str = "text"
+    metrics_token: str = Field(default="", repr=False)
 
     # Channel subscriptions
     buddy_webhook_token: str = Field(default="", repr=False)
     public_url: str = ""
     subscription_poll_seconds: float = Field(default=60.0, ge=0)
     slack_channel_pacing_s: float = Field(default=1.0, ge=0)
+    buddy_webhook_max_mb: float = Field(default=128.0, gt=0)
+    buddy_webhook_max_inflight: int = Field(default=4, ge=1)
 
     @field_validator("buddy_webhook_token")
     @classmethod
@@ -80,7 +92,7 @@ class Settings(BaseSettings):
         # The token in the path is the receiver's only protection (Buddy's signing is undocumented).
         if value and len(value) < 24:
             raise ValueError(
-                "must be at least 24 characters; make one with python -c \"import secrets; print(secrets.token_urlsafe(32))\""
+                'must be at least 24 characters; make one with python -c "import secrets; print(secrets.token_urlsafe(32))"'
             )
         return value
 

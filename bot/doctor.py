@@ -53,9 +53,16 @@ async def check_buddy_token(client: BuddyClient, host: str) -> list[tuple[bool, 
     if scopes & READ_SCOPES:
         results.append((True, f"scopes: {', '.join(sorted(scopes))}"))
     else:
-        results.append((False, f"token lacks EXECUTION_INFO (PIPELINE_READ on newer installations); it has: {', '.join(sorted(scopes)) or 'none'}"))
+        results.append(
+            (
+                False,
+                f"token lacks EXECUTION_INFO (PIPELINE_READ on newer installations); it has: {', '.join(sorted(scopes)) or 'none'}",
+            )
+        )
     if info.workspace_restrictions:
         results.append((True, f"restricted to workspaces: {', '.join(info.workspace_restrictions)}"))
     if info.ip_restrictions:
-        results.append((True, f"restricted to IP addresses: {', '.join(info.ip_restrictions)} (the bot's address must be among them)"))
+        results.append(
+            (True, f"restricted to IP addresses: {', '.join(info.ip_restrictions)} (the bot's address must be among them)")
+        )
     return results

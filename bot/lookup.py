@@ -87,8 +87,14 @@ class Lookup:
         if start >= end:
             return [], start
         page = await self.client.get_logs(
-            ref.host, ref.workspace, ref.project, ref.pipeline_id, execution_id, ref.action_execution_id,
-            offset=start, limit=min(end - start, LOG_PAGE_MAX),
+            ref.host,
+            ref.workspace,
+            ref.project,
+            ref.pipeline_id,
+            execution_id,
+            ref.action_execution_id,
+            offset=start,
+            limit=min(end - start, LOG_PAGE_MAX),
         )
         if page.logs is not None:
             return page.logs, start
@@ -205,15 +211,27 @@ class Lookup:
             return [], None
         try:
             first = await self.client.get_logs(
-                ref.host, ref.workspace, ref.project, ref.pipeline_id, execution_id, action_execution_id,
-                offset=0, limit=lines,
+                ref.host,
+                ref.workspace,
+                ref.project,
+                ref.pipeline_id,
+                execution_id,
+                action_execution_id,
+                offset=0,
+                limit=lines,
             )
             total = first.total_element_count or 0
             if total <= lines:
                 return first.logs or [], total
             last = await self.client.get_logs(
-                ref.host, ref.workspace, ref.project, ref.pipeline_id, execution_id, action_execution_id,
-                offset=total - lines, limit=lines,
+                ref.host,
+                ref.workspace,
+                ref.project,
+                ref.pipeline_id,
+                execution_id,
+                action_execution_id,
+                offset=total - lines,
+                limit=lines,
             )
             return last.logs or [], total
         except errors.NotFound:

@@ -165,9 +165,23 @@ class Watcher:
                    execution_id, action_execution_id, requested_by, style, started_at, next_poll_at, interval_s,
                    last_state)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (channel, ts, thread_ts, ref.host, ref.workspace, ref.project, ref.pipeline_id, ref.execution_id,
-             ref.action_execution_id, requested_by, style, now, now + self.settings.watch_poll_seconds,
-             self.settings.watch_poll_seconds, run_state(shown) if shown is not None else None),
+            (
+                channel,
+                ts,
+                thread_ts,
+                ref.host,
+                ref.workspace,
+                ref.project,
+                ref.pipeline_id,
+                ref.execution_id,
+                ref.action_execution_id,
+                requested_by,
+                style,
+                now,
+                now + self.settings.watch_poll_seconds,
+                self.settings.watch_poll_seconds,
+                run_state(shown) if shown is not None else None,
+            ),
         )
         log.info("following %s in %s/%s", ref.web_url, channel, ts)
         self._wake.set()
@@ -274,7 +288,7 @@ class Watcher:
 
 
 def _span(seconds: float) -> str:
-    """"1 hour", "90 minutes", "45 seconds"."""
+    """ "1 hour", "90 minutes", "45 seconds"."""
     for unit, size in (("hour", 3600), ("minute", 60)):
         if seconds >= size and seconds % size == 0:
             count = int(seconds // size)
@@ -283,8 +297,18 @@ def _span(seconds: float) -> str:
 
 
 def _watch(row) -> Watch:
-    ref = BuddyRef(row["host"], row["workspace"], row["project"], row["pipeline_id"], row["execution_id"],
-                   row["action_execution_id"])
-    return Watch(id=row["id"], ref=ref, channel=row["channel"], ts=row["ts"], thread_ts=row["thread_ts"],
-                 requested_by=row["requested_by"], style=row["style"], started_at=row["started_at"],
-                 interval_s=row["interval_s"], last_state=row["last_state"])
+    ref = BuddyRef(
+        row["host"], row["workspace"], row["project"], row["pipeline_id"], row["execution_id"], row["action_execution_id"]
+    )
+    return Watch(
+        id=row["id"],
+        ref=ref,
+        channel=row["channel"],
+        ts=row["ts"],
+        thread_ts=row["thread_ts"],
+        requested_by=row["requested_by"],
+        style=row["style"],
+        started_at=row["started_at"],
+        interval_s=row["interval_s"],
+        last_state=row["last_state"],
+    )

@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from bot.buddy import errors
-from bot.buddy.pool import AiohttpTransport
 from bot.buddy.models import ActionExecution, Execution, ExecutionList, LogPage, Member, TokenInfo
+from bot.buddy.pool import AiohttpTransport
 from bot.buddy.refs import api_base_for, is_buddy_host
 from bot.config import Settings
 
@@ -181,14 +181,21 @@ class BuddyClient:
             raise exc.limited from None
 
     async def _request_once(
-        self, method: str, host: str, api_host: str, url: str, *,
-        params: Mapping[str, Any] | None = None, json_body: Mapping[str, Any] | None = None,
+        self,
+        method: str,
+        host: str,
+        api_host: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Mapping[str, Any] | None = None,
     ) -> Any:
         await self._respect_rate_limit(api_host)
         token = self._settings.token_for(host)
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT, "Authorization": f"Bearer {token}"}
-        request = httpx.Request(method, url, params=params, json=json_body, headers=headers,
-                                extensions={"timeout": self._timeout})
+        request = httpx.Request(
+            method, url, params=params, json=json_body, headers=headers, extensions={"timeout": self._timeout}
+        )
         try:
             response = await self._transport.handle_async_request(request)
             await response.aread()
@@ -248,6 +255,5 @@ def _pipeline_path(ws: str, project: str, pipeline_id: int) -> str:
 
 def _action_path(ws: str, project: str, pipeline_id: int, execution_id: int, action_execution_id: str) -> str:
     return (
-        f"{_pipeline_path(ws, project, pipeline_id)}/executions/{int(execution_id)}"
-        f"/action_executions/{_seg(action_execution_id)}"
+        f"{_pipeline_path(ws, project, pipeline_id)}/executions/{int(execution_id)}/action_executions/{_seg(action_execution_id)}"
     )

@@ -48,6 +48,8 @@ Lenient = WrapValidator(_or_none)
 Str = Annotated[str | None, Lenient]
 Int = Annotated[int | None, Lenient]
 Bool = Annotated[bool | None, Lenient]
+
+
 def _aware(value: Any, handler: Any) -> Any:
     """Buddy's dates are UTC; one without a zone is read as UTC so durations can always be computed."""
     parsed = _or_none(value, handler)

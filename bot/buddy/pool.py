@@ -53,8 +53,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(f"{type(exc).__name__}: {exc}", request=request) from exc
         except aiohttp.ClientError as exc:  # reset, closed early, broken body
             raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
-        return httpx.Response(response.status, headers=response.raw_headers, content=body, request=request,
-                              extensions={"reason_phrase": (response.reason or "").encode()})
+        return httpx.Response(
+            response.status,
+            headers=response.raw_headers,
+            content=body,
+            request=request,
+            extensions={"reason_phrase": (response.reason or "").encode()},
+        )
 
     def _proxy_for(self, url: str) -> str | None:
         """HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY, as httpx reads them; once per host."""

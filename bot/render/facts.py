@@ -13,10 +13,10 @@ from datetime import datetime, timezone
 
 from bot.buddy.models import Variable
 from bot.buddy.refs import RefKind
-from bot.report import RunReport
 from bot.render.mrkdwn import is_web_url
 from bot.render.status import StatusStyle, status_style
 from bot.render.timing import as_utc, run_duration
+from bot.report import RunReport
 
 MASK = "••••••"
 # No answer lists more variables than this, so only these are masked and formatted.

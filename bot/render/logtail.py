@@ -78,7 +78,7 @@ def render_log_tail(report: RunReport) -> str:
 
 
 def log_tail_title(report: RunReport) -> str:
-    """"Last 20 of 1,234 log lines · Pass arguments"."""
+    """ "Last 20 of 1,234 log lines · Pass arguments"."""
     return _title(report, _tail(report))
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from bot.render.logtail import SNIPPET_MAX_BYTES, TITLE_NAME_CHARS, clean_log_line
 from bot.render.facts import run_title
+from bot.render.logtail import SNIPPET_MAX_BYTES, TITLE_NAME_CHARS, clean_log_line
 from bot.render.mrkdwn import clean, clip
 from bot.report import RunReport
 
@@ -46,7 +46,7 @@ def render_log_block(lines: list[str]) -> tuple[str, int]:
 
 
 def log_block_title(report: RunReport, start: int, end: int, total: int | None) -> str:
-    """"Log lines 131–180 of 200 · Run tests" (1-based, as a person counts lines)."""
+    """ "Log lines 131–180 of 200 · Run tests" (1-based, as a person counts lines)."""
     name = clip(clean(run_title(report)[: 4 * TITLE_NAME_CHARS], one_line=True), TITLE_NAME_CHARS)
     of = f" of {total:,}" if total else ""
     return f"Log lines {start + 1:,}–{end:,}{of} · {name}"

@@ -123,10 +123,7 @@ def _time_fields(facts: Facts) -> list[str]:
 def _variables(title: str, variables: list[tuple[str, str]], count: int) -> list[Block]:
     if not count:
         return []
-    lines = [
-        f"{esc(key, VARIABLE_KEY_CHARS)} = {esc(value, VARIABLE_VALUE_CHARS)}"
-        for key, value in variables[:VARIABLE_LINES]
-    ]
+    lines = [f"{esc(key, VARIABLE_KEY_CHARS)} = {esc(value, VARIABLE_VALUE_CHARS)}" for key, value in variables[:VARIABLE_LINES]]
     return [section(f"*{title}*\n" + fit_lines(lines, VARIABLES_CHARS, total=count))]
 
 

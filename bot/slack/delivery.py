@@ -56,8 +56,14 @@ async def deliver(
         return await _fallback(client, answer, response_url=response_url, user=user, cause=exc)
     posted_ts = response["ts"]
     if watcher is not None and answer.report is not None and not answer.report.is_finished:
-        await watcher.watch(answer.ref, channel=response["channel"], ts=posted_ts, thread_ts=thread_ts,
-                            requested_by=answer.requested_by, shown=answer.report)
+        await watcher.watch(
+            answer.ref,
+            channel=response["channel"],
+            ts=posted_ts,
+            thread_ts=thread_ts,
+            requested_by=answer.requested_by,
+            shown=answer.report,
+        )
     if answer.snippet:
         await post_log(client, answer, channel=channel, thread_ts=thread_ts or posted_ts)
     return posted_ts

@@ -34,7 +34,12 @@ ANNOUNCEMENT = "announcement"  # the watch style of an announced run
 
 class SubscriptionPublisher:
     def __init__(
-        self, client: AsyncWebClient, store: SubscriptionStore, responder: Responder, *, pacing_s: float,
+        self,
+        client: AsyncWebClient,
+        store: SubscriptionStore,
+        responder: Responder,
+        *,
+        pacing_s: float,
         watcher: Watcher | None = None,
     ) -> None:
         self.client = client
@@ -138,8 +143,9 @@ def _log_refusal(delivery: Delivery, exc: SlackApiError) -> None:
     error = slack_error(exc)
     if error in UNREACHABLE:
         log.warning(
-            "cannot post in %s (%s): invite the bot there (/invite @buddy) or remove the subscription "
-            "(/buddy unsubscribe)", delivery.channel, error,
+            "cannot post in %s (%s): invite the bot there (/invite @buddy) or remove the subscription (/buddy unsubscribe)",
+            delivery.channel,
+            error,
         )
     else:
         log.warning("Slack refused the announcement of %s in %s: %s", delivery.event.run_url, delivery.channel, error)

@@ -102,9 +102,7 @@ class SubscriptionManager:
         except errors.BuddyError as exc:
             log.info("subscription to %s refused by Buddy: %s", target.web_url, type(exc).__name__)
             return f"I can't follow {target.label}: {explain(exc)}"
-        subscription, before = self.store.subscribe(
-            channel, target, branch=arguments.branch, mode=arguments.mode, user=user
-        )
+        subscription, before = self.store.subscribe(channel, target, branch=arguments.branch, mode=arguments.mode, user=user)
         changed = f" (it was “{before.value}”)" if before is not None and before is not subscription.mode else ""
         lines = [
             f"This channel follows {describe(subscription)} in “{subscription.mode.value}” mode{changed}: "

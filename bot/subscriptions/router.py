@@ -51,9 +51,7 @@ class Router:
                 continue
             known = chosen.get(subscription.channel)
             mine = change if subscription.mode is Mode.CHANGES else None
-            chosen[subscription.channel] = Delivery(
-                subscription.channel, event, stage, mine or (known.change if known else None)
-            )
+            chosen[subscription.channel] = Delivery(subscription.channel, event, stage, mine or (known.change if known else None))
         return [d for d in chosen.values() if self._not_yet_announced(d)]
 
     def _change(self, event: RunEvent) -> Change | None:

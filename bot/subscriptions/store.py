@@ -139,8 +139,17 @@ class SubscriptionStore:
         cursor = self.store.execute(
             "INSERT INTO subscriptions (channel, host, workspace, project, pipeline_id, branch, mode, created_by, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (channel, target.host, target.workspace, target.project, target.pipeline_id or 0, branch or "",
-             mode.value, user, time.time()),
+            (
+                channel,
+                target.host,
+                target.workspace,
+                target.project,
+                target.pipeline_id or 0,
+                branch or "",
+                mode.value,
+                user,
+                time.time(),
+            ),
         )
         return self._by_id(cursor.lastrowid), None  # type: ignore[arg-type,return-value]
 
@@ -171,8 +180,7 @@ class SubscriptionStore:
     def matching(self, pipeline: PipelineKey) -> list[Subscription]:
         """Subscriptions to this pipeline or to its whole project, any branch, oldest first."""
         rows = self.store.execute(
-            "SELECT * FROM subscriptions WHERE host = ? AND workspace = ? AND project = ? AND pipeline_id IN (0, ?)"
-            " ORDER BY id",
+            "SELECT * FROM subscriptions WHERE host = ? AND workspace = ? AND project = ? AND pipeline_id IN (0, ?) ORDER BY id",
             (pipeline.host, pipeline.workspace, pipeline.project, pipeline.pipeline_id),
         ).fetchall()
         return [_subscription(row) for row in rows]

@@ -71,8 +71,9 @@ def read_click(body: dict) -> Click | None:
 
 def clicked_ref(services: Services, click: Click) -> tuple[BuddyRef | None, str | None]:
     """The run the button names, or None and what to tell the person who clicked."""
-    request = Request(text=click.value, whole_argument=False, channel=click.channel, user=click.user,
-                      is_direct=click.channel.startswith("D"))
+    request = Request(
+        text=click.value, whole_argument=False, channel=click.channel, user=click.user, is_direct=click.channel.startswith("D")
+    )
     plan = services.responder.plan(request)
     if plan.refusal:
         return None, plan.refusal
@@ -81,7 +82,9 @@ def clicked_ref(services: Services, click: Click) -> tuple[BuddyRef | None, str 
     return plan.refs[0], None
 
 
-async def acknowledged_click(ack: AsyncAck, body: dict, client: AsyncWebClient, services: Services) -> tuple[Click, BuddyRef] | None:
+async def acknowledged_click(
+    ack: AsyncAck, body: dict, client: AsyncWebClient, services: Services
+) -> tuple[Click, BuddyRef] | None:
     """Acknowledges the click at once (Bolt replies to Slack, the rest runs after), then reads it:
     the click and its run, or None once the person has been told why not."""
     await ack()

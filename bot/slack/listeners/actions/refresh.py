@@ -45,5 +45,11 @@ class Refresh:
             return
         watcher = self.services.watcher
         if watcher is not None and answer.report is not None and not answer.report.is_finished:
-            await watcher.watch(ref, channel=click.channel, ts=click.message_ts, thread_ts=click.thread_ts,
-                                requested_by=click.requested_by, shown=answer.report)
+            await watcher.watch(
+                ref,
+                channel=click.channel,
+                ts=click.message_ts,
+                thread_ts=click.thread_ts,
+                requested_by=click.requested_by,
+                shown=answer.report,
+            )

@@ -31,9 +31,13 @@ class BuddyCommand:
         self.subscriptions = SubscriptionCommands(services)
 
     def _plan(self, command: dict) -> Plan:
-        request = Request(text=command.get("text", ""), whole_argument=True,
-                          channel=command.get("channel_id"), user=command.get("user_id"),
-                          is_direct=str(command.get("channel_id", "")).startswith("D"))
+        request = Request(
+            text=command.get("text", ""),
+            whole_argument=True,
+            channel=command.get("channel_id"),
+            user=command.get("user_id"),
+            is_direct=str(command.get("channel_id", "")).startswith("D"),
+        )
         return self.services.responder.plan(request)
 
     async def handle(self, ack: AsyncAck, command: dict, client: AsyncWebClient, respond: AsyncRespond) -> None:
@@ -81,13 +85,22 @@ class BuddyCommand:
                 await respond(response_type="ephemeral", **answer.message)
                 continue
             try:
-                await deliver(client, answer, channel=command["channel_id"], response_url=command.get("response_url"), user=user,
-                              watcher=self.services.watcher)
+                await deliver(
+                    client,
+                    answer,
+                    channel=command["channel_id"],
+                    response_url=command.get("response_url"),
+                    user=user,
+                    watcher=self.services.watcher,
+                )
             except SlackApiError as exc:
                 error = slack_error(exc)
                 log.warning("could not deliver the answer to %s: %s", user, error)
-                hint = ("Invite me with `/invite @buddy` and try again." if error in UNREACHABLE
-                        else "Try again in a minute; if it keeps happening, tell the bot's operator.")
+                hint = (
+                    "Invite me with `/invite @buddy` and try again."
+                    if error in UNREACHABLE
+                    else "Try again in a minute; if it keeps happening, tell the bot's operator."
+                )
                 await respond(**render_notice(f"I could not post the answer here ({error}). {hint}"))
         if note := self.services.responder.skipped_note(plan):
             await respond(response_type="ephemeral", **render_notice(note))

@@ -16,7 +16,7 @@ from bot.render.notice import render_notice
 from bot.render.subscriptions import render_reply, render_subscription_list
 from bot.slack.app import Services
 from bot.slack.delivery import UNREACHABLE, slack_error
-from bot.subscriptions.manage import Arguments, ArgumentError, SubscriptionManager, parse_arguments
+from bot.subscriptions.manage import ArgumentError, Arguments, SubscriptionManager, parse_arguments
 from bot.subscriptions.store import SubscriptionStore
 
 log = logging.getLogger(__name__)
@@ -25,9 +25,7 @@ UNEXPECTED_FAILURE = (
     "Something went wrong on my side while subscribing. Try again; if it keeps happening, tell the bot's "
     "operator (the details are in the bot's log)."
 )
-NOT_A_MEMBER = (
-    "Saved, but I'm not in this conversation, so I can't post its runs here: invite me with `/invite @buddy`."
-)
+NOT_A_MEMBER = "Saved, but I'm not in this conversation, so I can't post its runs here: invite me with `/invite @buddy`."
 
 
 class SubscriptionCommands:

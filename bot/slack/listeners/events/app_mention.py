@@ -14,7 +14,18 @@ class AppMention:
         self.services = services
 
     async def handle(self, event: dict, client: AsyncWebClient) -> None:
-        request = Request(text=without_mentions(event.get("text", "")), whole_argument=True,
-                          channel=event.get("channel"), user=event.get("user"))
-        await reply_to(self.services, client, request, channel=event["channel"], ts=event["ts"],
-                       thread_ts=event.get("thread_ts"), quiet=False)
+        request = Request(
+            text=without_mentions(event.get("text", "")),
+            whole_argument=True,
+            channel=event.get("channel"),
+            user=event.get("user"),
+        )
+        await reply_to(
+            self.services,
+            client,
+            request,
+            channel=event["channel"],
+            ts=event["ts"],
+            thread_ts=event.get("thread_ts"),
+            quiet=False,
+        )

@@ -24,10 +24,14 @@ class Message:
             return
         channel, ts = event["channel"], event["ts"]
         if event.get("channel_type") == "im":
-            request = Request(text=without_mentions(event.get("text", "")), whole_argument=True,
-                              channel=channel, user=event.get("user"), is_direct=True)
-            await reply_to(self.services, client, request, channel=channel, ts=ts,
-                           thread_ts=event.get("thread_ts"), quiet=False)
+            request = Request(
+                text=without_mentions(event.get("text", "")),
+                whole_argument=True,
+                channel=channel,
+                user=event.get("user"),
+                is_direct=True,
+            )
+            await reply_to(self.services, client, request, channel=channel, ts=ts, thread_ts=event.get("thread_ts"), quiet=False)
             return
         bot_user = context.get("bot_user_id")
         if not self.services.settings.reply_to_links or (bot_user and f"<@{bot_user}" in (event.get("text") or "")):
@@ -35,8 +39,9 @@ class Message:
         if not posted_by_bot(event):
             return  # a person's link is unfurled instead (link_shared); a thread reply would say it twice
         request = Request(text=message_text(event), whole_argument=False, channel=channel, user=event.get("user"))
-        await reply_to(self.services, client, request, channel=channel, ts=ts,
-                       thread_ts=event.get("thread_ts"), quiet=True, runs_only=True)
+        await reply_to(
+            self.services, client, request, channel=channel, ts=ts, thread_ts=event.get("thread_ts"), quiet=True, runs_only=True
+        )
 
 
 def posted_by_bot(event: dict) -> bool:
