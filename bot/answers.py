@@ -134,7 +134,7 @@ class Responder:
         message = render_summary(
             report, secret_key_regex=self.settings.secret_key_regex, requested_by=requested_by, interactive=True
         )
-        snippet, snippet_title = render_log_tail_and_title(report)
+        snippet, snippet_title = render_log_tail_and_title(report, secret_key_regex=self.settings.secret_key_regex)
         return Answer(
             ref=report.ref,
             message=message,

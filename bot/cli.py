@@ -4,8 +4,9 @@
     python -m bot show <url-or-ids> [--lines N] [--json]
     python -m bot render <file.json> [--lines N]
     python -m bot doctor
+    python -m bot --version
 
-Exit status: 0 success, 1 Buddy or the input failed, 2 usage error. Errors are one line on stderr.
+Exit status: 0 success, 1 Buddy or the input failed, 2 a usage or settings error. Errors are one line on stderr.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import argparse
 import asyncio
 import json
 import logging
+import shutil
 import sys
 from collections.abc import Iterable
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -23,17 +26,20 @@ from pydantic import ValidationError
 from bot.buddy import errors
 from bot.buddy.client import BuddyClient
 from bot.buddy.models import ActionExecution
-from bot.buddy.refs import BuddyRef, find_references
+from bot.buddy.refs import BuddyRef, find_references, foreign_hosts
 from bot.config import ConfigError, Settings, load_settings
 from bot.explain import explain
-from bot.log_redaction import RedactingFormatter
+from bot.log_redaction import RedactingFormatter, RequestBodyFilter, log_uncaught
 from bot.lookup import Lookup, approver_from_outputs
 from bot.render.logtail import log_tail_title, render_log_tail
+from bot.render.mrkdwn import clean, clip
 from bot.render.plain import render_plain
 from bot.render.summary import render_summary
 from bot.report import RunReport
+from bot.secrets_seen import SEEN
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DISTRIBUTION = "buddy-slack-bot"  # the name in pyproject.toml
 
 
 class Failure(Exception):
@@ -68,7 +74,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="The Buddy.Works bot for Slack.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="The Buddy.Works bot for Slack. With no subcommand, runs the bot: Socket Mode when "
+        "SLACK_APP_TOKEN is set, else an HTTP server on PORT. Settings come from the environment and .env.",
+    )
+    parser.add_argument("--version", action="version", version=f"{DISTRIBUTION} {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="{show,render,doctor}")
     show = sub.add_parser("show", help="look up a Buddy run and print its summary and log tail")
     show.add_argument(
@@ -79,8 +90,15 @@ def _parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="render a saved action-execution API response (offline)")
     render.add_argument("file", type=Path)
     render.add_argument("--lines", type=_positive)
-    sub.add_parser("doctor", help="check the Buddy token and the Slack set-up")
+    sub.add_parser("doctor", help="check the set-up: Buddy token, Slack tokens and scopes, PUBLIC_URL")
     return parser
+
+
+def _version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed: pip install . to get a version)"
 
 
 def _positive(text: str) -> int:
@@ -97,23 +115,44 @@ async def _show(args: argparse.Namespace, settings: Settings) -> int:
     text = " ".join(args.reference)
     found = find_references(text, hosts=settings.buddy_hosts, whole_argument=True, default_host=settings.buddy_default_host)
     if not found.refs:
+        if foreign := foreign_hosts(text, hosts=settings.buddy_hosts):
+            raise Failure(f"{foreign[0]} is not a Buddy host I answer for (see BUDDY_HOSTS)")
         raise Failure(
             "no Buddy run found in that: give a run URL (https://app.buddy.works/…/pipelines/pipeline/…) "
             "or the ids: workspace project pipeline_id execution_id [action_execution_id]"
         )
-    async with BuddyClient(settings) as client:
+    progress = _Progress() if sys.stderr.isatty() else None
+    async with BuddyClient(settings, on_retry=progress.retrying if progress else None) as client:
         lookup = Lookup(client, settings)
         for ref in found.refs:
             if not lookup.workspace_allowed(ref):
                 raise Failure(f"this bot is not allowed to read workspace {ref.workspace} (BUDDY_WORKSPACES)")
             try:
+                if progress:
+                    progress.show("asking Buddy…")
                 report = await lookup.report(ref, lines=args.lines)
             except errors.BuddyError as exc:
                 raise Failure(explain(exc, ref)) from None
+            finally:
+                if progress:
+                    progress.show("")
             _print_report(report, settings, as_json=args.json)
     if found.skipped:
         print(f"({found.skipped} more reference(s) skipped: at most {len(found.refs)} are answered)", file=sys.stderr)
     return EXIT_OK
+
+
+class _Progress:
+    """One line on a terminal's stderr while Buddy is asked ("asking Buddy… retry 2/3 (…)"), redrawn in
+    place and wiped when the answer (or the error) comes: a slow Buddy is never silence."""
+
+    def show(self, line: str) -> None:
+        width = shutil.get_terminal_size().columns - 1  # a wrapped line could not be wiped
+        sys.stderr.write("\r\x1b[K" + clip(line, width))
+        sys.stderr.flush()
+
+    def retrying(self, retry: int, retries: int, reason: str) -> None:
+        self.show(f"asking Buddy… retry {retry}/{retries} ({clean(reason, one_line=True)})")
 
 
 def _render(args: argparse.Namespace, settings: Settings) -> int:
@@ -158,20 +197,32 @@ def _print_report(report: RunReport, settings: Settings, *, as_json: bool) -> No
         print(json.dumps(message, indent=2, ensure_ascii=False))
         return
     print(render_plain(report, secret_key_regex=settings.secret_key_regex))
-    tail = render_log_tail(report)
+    tail = render_log_tail(report, secret_key_regex=settings.secret_key_regex)
     if tail:
         print()
         print(f"--- {log_tail_title(report)} ---")
         print(tail)
 
 
-def configure_logging(level: str, *, secrets: Iterable[str] = ()) -> None:
-    """Logs to stderr; ``secrets`` (and anything token-shaped) never reach it, whoever logs them."""
+def configure_logging(level: str, *, secrets: Iterable[str] = (), log_format: str = "text") -> None:
+    """Logs to stderr, as text or (``log_format="json"``) one JSON object per line.
+
+    ``secrets`` join the process's known secrets (``bot.secrets_seen``): they, anything token-shaped
+    and every secret value met later never reach the log, whoever logs them, nor a message posted.
+    """
+    SEEN.pin(secrets)
     handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets=secrets))
+    handler.setFormatter(RedactingFormatter(json_lines=log_format == "json"))
+    handler.addFilter(RequestBodyFilter())
     logging.basicConfig(level=level.upper(), handlers=[handler])
+    # What would otherwise go to stderr on its own goes through the formatter: blanked, and one JSON line.
+    logging.captureWarnings(True)
+    sys.excepthook = log_uncaught
     # httpx logs every request URL at INFO; ours are token-free, but they are noise at that level.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # aiosqlite logs every statement twice at DEBUG, with its rows: the state's payloads (whole Slack
+    # requests, response_urls and all) would fill the log.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     # slack_sdk formats its DEBUG lines (whole request and response bodies) whenever its own logger has
     # no level, printed or not: a cost on every Slack call.
     logging.getLogger("slack_sdk.web.async_base_client").setLevel(level.upper())

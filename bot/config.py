@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -16,6 +16,22 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
 DEFAULT_SECRET_PATTERNS = "TOKEN,SECRET,PASSWORD,PASSWD,PASS,KEY,PRIVATE,CREDENTIAL,AUTH,CERT"
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# What each Slack token prefix is, to say which token was given instead (never the token itself).
+_SLACK_TOKEN_KINDS = {
+    "xoxb-": "a bot token (xoxb-…)",
+    "xapp-": "an app-level token (xapp-…)",
+    "xoxp-": "a user token (xoxp-…)",
+    "xoxe": "a configuration or refresh token (xoxe…)",
+    "xoxa-": "a workspace app token (xoxa-…)",
+}
+
+
+def _token_kind(value: str) -> str:
+    kind = next((name for prefix, name in _SLACK_TOKEN_KINDS.items() if value.startswith(prefix)), None)
+    return f"looks like {kind}" if kind else "does not look like a Slack token"
 
 
 class ConfigError(Exception):
@@ -69,7 +85,7 @@ class Settings(BaseSettings):
 
     # State and background work
     database_url: str = Field(default="", repr=False)  # may carry a password
-    state_db: Path = Path("bot-state.db")
+    state_db: Path | None = None  # unset: bot-state.db (bot.state.url), so that "set" is visible
     work_lease_s: float = Field(default=30.0, gt=0)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
 
@@ -104,6 +120,44 @@ class Settings(BaseSettings):
             raise ValueError("must start with https:// (the address Buddy and Slack reach the bot at)")
         return value
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level: use one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        log_format = value.strip().lower()
+        if log_format not in ("text", "json"):
+            raise ValueError(f"{value!r} is not a log format: use text or json")
+        return log_format
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith("xoxb-"):
+            raise ValueError(
+                f"{_token_kind(value)}; this setting takes the Bot User OAuth Token (xoxb-…), "
+                "from the app's OAuth & Permissions page"
+            )
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith("xapp-"):
+            raise ValueError(
+                f"{_token_kind(value)}; this setting takes an app-level token (xapp-…), from the app's "
+                "Basic Information → App-Level Tokens, with the scope connections:write (or leave it unset for HTTP mode)"
+            )
+        return value
+
     @field_validator("buddy_hosts", "buddy_workspaces", "slack_channels", "secret_variable_patterns", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -130,7 +184,7 @@ class Settings(BaseSettings):
             pairs[host.strip().lower()] = token.strip()
         return pairs
 
-    @field_validator("buddy_api_url", "slack_api_url", mode="before")
+    @field_validator("buddy_api_url", "slack_api_url", "state_db", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -158,11 +212,12 @@ class Settings(BaseSettings):
             raise ConfigError(f"{' and '.join(missing)} not set: see the README's 'Create the Slack app' section.")
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read the settings once; a malformed value becomes one clear ConfigError."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first.get("loc") else "a setting"
-        raise ConfigError(f"{name}: {first['msg']}") from None
+        # Our validators' messages say what to do; pydantic's "Value error, " prefix only adds noise.
+        raise ConfigError(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None

@@ -37,6 +37,11 @@ def explain(exc: errors.BuddyError, ref: BuddyRef | None = None) -> str:
         return f"Buddy's API rate limit is reached for now. {_retry_hint(exc)}"
     if isinstance(exc, errors.Unavailable):
         return f"Buddy is not answering right now ({exc.message}). Try again in a minute."
+    if isinstance(exc, errors.TooLarge):
+        return (
+            f"Buddy sent more than I can read ({exc.message}, the most BUDDY_MAX_RESPONSE_MB allows). "
+            f"If it keeps happening, tell the bot's operator."
+        )
     if isinstance(exc, errors.BadResponse):
         return (
             f"Buddy sent an answer the bot could not read ({exc.message}). Try again; if it keeps happening, "

@@ -9,9 +9,11 @@ Calls per lookup (the performance issue pins these counts):
 - where the details carry no ``log`` (newer installations): one or two calls to ``…/logs`` for the tail only,
   at the same time as the approver's name;
 - the approver's name: Buddy's own ``BUDDY_APPROVING_ACTOR`` output when present, else the members
-  endpoint, cached per workspace;
-- a finished run looked up again within the cache lifetime: no call; identical lookups in flight at
-  the same moment share one set of calls.
+  endpoint, cached per workspace; the name of who terminated the run (``terminator_id``) the same way,
+  only for a terminated run;
+- a finished run looked up again within the cache lifetime: no call, however it is named (the API's
+  id, the web's hex id once known, a pipeline link: its latest run, after the one page naming it);
+  identical lookups in flight at the same moment share one set of calls.
 """
 
 from __future__ import annotations
@@ -19,21 +21,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import replace
 from typing import TypeVar
 
 from cachetools import LRUCache, TTLCache
 
 from bot.buddy import errors
 from bot.buddy.client import BuddyClient
-from bot.buddy.models import ActionExecution, Execution
+from bot.buddy.models import ActionExecution, Execution, ExecutionList, Person
 from bot.buddy.refs import BuddyRef, RefKind
 from bot.config import Settings
+from bot.ops.metrics import process_metrics
 from bot.report import RunReport
+from bot.state.execution_ids import ExecutionIds
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 # An action execution's details (without their log), its log tail and line count, its approver's name.
 _Action = tuple[ActionExecution, list[str], int | None, str | None]
+# A web (hex) execution id, where it belongs: host, workspace, project, pipeline id, web id.
+_WebIdKey = tuple[str, str, str, int, str | None]
 
 APPROVING_ACTOR_VARIABLE = "BUDDY_APPROVING_ACTOR"
 LOG_PAGE_MAX = 1000  # the logs endpoint's largest page
@@ -58,9 +65,13 @@ class Coalescer:
 class Lookup:
     """The bot's core service: ``report(ref)`` gathers a RunReport; caching and coalescing live here."""
 
-    def __init__(self, client: BuddyClient, settings: Settings) -> None:
+    def __init__(self, client: BuddyClient, settings: Settings, *, shared_ids: ExecutionIds | None = None) -> None:
         self.client = client
         self.settings = settings
+        # Web ids other replicas (or this process before a restart) already found: no scan for those.
+        self.shared_ids = shared_ids
+        self.metrics = process_metrics()
+        # Keyed by the run as the API names it (its integer execution id), not by how it was linked.
         self._finished: TTLCache[Hashable, RunReport] = TTLCache(maxsize=settings.cache_size, ttl=settings.cache_ttl_s)
         self._execution_ids: LRUCache[Hashable, int] = LRUCache(maxsize=settings.cache_size * 4)
         self._names: TTLCache[Hashable, str] = TTLCache(maxsize=settings.cache_size, ttl=settings.cache_ttl_s)
@@ -73,10 +84,12 @@ class Lookup:
     async def report(self, ref: BuddyRef, *, lines: int | None = None, fresh: bool = False) -> RunReport:
         """Everything one answer about ``ref`` needs. ``fresh`` skips the cache (live updates, Refresh)."""
         lines = lines or self.settings.log_lines
-        key = (ref, lines, fresh)
-        if not fresh and (cached := self._finished.get((ref, lines))) is not None:
-            return cached
-        return await self._coalescer.run(key, lambda: self._fetch(ref, lines))
+        if not fresh:
+            cached = self._cached(ref, self._known_execution_id(ref), lines)
+            self.metrics.cache_lookup("finished_runs", hit=cached is not None)
+            if cached is not None:
+                return cached
+        return await self._coalescer.run((ref, lines, fresh), lambda: self._fetch(ref, lines, fresh))
 
     async def log_before(self, ref: BuddyRef, end: int, count: int) -> tuple[list[str], int]:
         """Up to ``count`` log lines of the action before line ``end`` (for "More log"), and the first
@@ -105,8 +118,11 @@ class Lookup:
 
     # -- the fetch -------------------------------------------------------------------------------
 
-    async def _fetch(self, ref: BuddyRef, lines: int) -> RunReport:
+    async def _fetch(self, ref: BuddyRef, lines: int, fresh: bool) -> RunReport:
         execution_id = await self._execution_id(ref)
+        # Only now known for a web id seen for the first time, or a pipeline's latest run.
+        if not fresh and (cached := self._cached(ref, execution_id, lines)) is not None:
+            return cached
         notes: list[str] = []
         action: _Action | None = None
         if ref.action_execution_id:
@@ -130,20 +146,26 @@ class Lookup:
             actions=list(execution.action_executions) if execution else [],
             notes=notes,
         )
-        if report.is_finished and ref.kind is not RefKind.PIPELINE:
-            self._finished[(ref, lines)] = report
+        if report.is_finished:
+            self._finished[_run_key(ref, execution_id, lines)] = report
         return report
 
+    def _cached(self, ref: BuddyRef, execution_id: int | None, lines: int) -> RunReport | None:
+        """The finished run's report, as ``ref`` names it, when it is in the cache."""
+        if execution_id is None:
+            return None
+        cached = self._finished.get(_run_key(ref, execution_id, lines))
+        return cached if cached is None or cached.ref == ref else replace(cached, ref=ref)
+
     async def _action(self, ref: BuddyRef, execution_id: int, action_execution_id: str, lines: int) -> _Action:
-        """The details, then at once what they lead to: the log tail (where they carry no log) and the
-        approver's name; neither waits for the execution, nor for the other."""
+        """The details, then at once what they lead to: the log tail (where they carry no log), the
+        approver's name and who terminated the run; none waits for the execution, nor for the others."""
         details = await self._details(ref, execution_id, action_execution_id)
-        (tail, total), approver = await asyncio.gather(
-            self._log_tail(ref, execution_id, details, lines), self._approver_name(ref, details)
+        (tail, total), approver, terminator = await asyncio.gather(
+            self._log_tail(ref, execution_id, details, lines), self._approver_name(ref, details), self._terminator(ref, details)
         )
-        if details.log is not None:
-            # The report keeps the tail only: it may be cached for an hour, and a log may be megabytes.
-            details = details.model_copy(update={"log": None})
+        # The report keeps the tail only: it may be cached for an hour, and a log may be megabytes.
+        details = details.model_copy(update={"log": None, "terminated_by": terminator})
         return details, tail, total, approver
 
     async def _details(self, ref: BuddyRef, execution_id: int, action_execution_id: str) -> ActionExecution:
@@ -164,34 +186,42 @@ class Lookup:
 
     async def _execution_id(self, ref: BuddyRef) -> int:
         """The API's integer id: as given, the latest run of a pipeline, or found by the web id."""
+        if (known := self._known_execution_id(ref)) is not None:
+            return known
         if ref.kind is RefKind.PIPELINE:
             listing = await self.client.list_executions(ref.host, ref.workspace, ref.project, ref.pipeline_id, per_page=1)
             if not listing.executions or listing.executions[0].id is None:
                 raise errors.NotFound("this pipeline has no runs yet", host=ref.host)
             return listing.executions[0].id
-        assert ref.execution_id is not None
-        if ref.execution_id_is_numeric:
-            return int(ref.execution_id)
-        key = (ref.host, ref.workspace, ref.project, ref.pipeline_id, ref.execution_id)
-        if (known := self._execution_ids.get(key)) is not None:
-            return known
+        key = _web_id_key(ref)
+        if self.shared_ids is not None and ref.execution_id is not None:
+            shared = await self.shared_ids.get((*key[:-1], ref.execution_id))
+            self.metrics.cache_lookup("execution_ids", hit=shared is not None)
+            if shared is not None:
+                self._execution_ids[key] = shared
+                return shared
         return await self._coalescer.run(("scan", key), lambda: self._scan_for(ref, key))
 
-    async def _scan_for(self, ref: BuddyRef, key: Hashable) -> int:
+    def _known_execution_id(self, ref: BuddyRef) -> int | None:
+        """The API's integer id when it costs no call: given, or a web id already seen on a scanned page."""
+        if ref.execution_id is None:
+            return None  # a pipeline: its latest run may have changed
+        if ref.execution_id_is_numeric:
+            return int(ref.execution_id)
+        return self._execution_ids.get(_web_id_key(ref))
+
+    async def _scan_for(self, ref: BuddyRef, key: _WebIdKey) -> int:
         per_page = self.settings.buddy_execution_page_size
         pages = self.settings.buddy_execution_pages
         for page in range(1, pages + 1):
             # Scans for different runs of one pipeline at the same moment share each page they read.
-            listing = await self._coalescer.run(
-                ("page", *key[:-1], page, per_page),
-                lambda page=page: self.client.list_executions(
-                    ref.host, ref.workspace, ref.project, ref.pipeline_id, page=page, per_page=per_page
-                ),
-            )
-            for execution in listing.executions:
-                if execution.id is not None and execution.web_id:
-                    # Every id seen is remembered: the next lookup of a neighbouring run costs nothing.
-                    self._execution_ids[key[:-1] + (execution.web_id,)] = execution.id
+            listing = await self._coalescer.run(("page", *key[:-1], page, per_page), self._list_page(ref, page, per_page))
+            seen = [(key[:-1] + (e.web_id,), e.id) for e in listing.executions if e.id is not None and e.web_id]
+            for web_key, api_id in seen:
+                # Every id seen is remembered: the next lookup of a neighbouring run costs nothing.
+                self._execution_ids[web_key] = api_id
+            if self.shared_ids is not None:
+                await self.shared_ids.remember(seen)
             if (found := self._execution_ids.get(key)) is not None:
                 return found
             if not listing.executions or (listing.total_page_count or 0) <= page:
@@ -199,6 +229,11 @@ class Lookup:
         raise errors.NotFound(
             f"run {ref.execution_id} is not among the latest {pages * per_page} runs of pipeline {ref.pipeline_id}",
             host=ref.host,
+        )
+
+    def _list_page(self, ref: BuddyRef, page: int, per_page: int) -> Callable[[], Awaitable[ExecutionList]]:
+        return lambda: self.client.list_executions(
+            ref.host, ref.workspace, ref.project, ref.pipeline_id, page=page, per_page=per_page
         )
 
     async def _log_tail(
@@ -242,19 +277,41 @@ class Lookup:
             return None
         if (named := approver_from_outputs(details)) is not None:
             return named
-        key = (ref.host, ref.workspace, details.approver_id)
-        if (known := self._names.get(key)) is not None:
+        return await self._member_name(ref, details.approver_id)
+
+    async def _terminator(self, ref: BuddyRef, details: ActionExecution) -> Person | None:
+        """Who stopped the run: as Buddy named them, else the member behind ``terminator_id``."""
+        named = details.terminated_by
+        if details.terminator_id is None or (named is not None and named.name):
+            return named
+        return Person(id=details.terminator_id, name=await self._member_name(ref, details.terminator_id))
+
+    async def _member_name(self, ref: BuddyRef, member_id: int) -> str:
+        """A workspace member's name from the members endpoint, cached; ``user #<id>`` when Buddy does not say."""
+        key = (ref.host, ref.workspace, member_id)
+        known = self._names.get(key)
+        self.metrics.cache_lookup("approver_names", hit=known is not None)
+        if known is not None:
             return known
         try:
             member = await self._coalescer.run(
-                ("member", key), lambda: self.client.get_member(ref.host, ref.workspace, details.approver_id)
+                ("member", key), lambda: self.client.get_member(ref.host, ref.workspace, member_id)
             )
         except errors.BuddyError as exc:
-            log.info("approver %s not resolved: %s", details.approver_id, type(exc).__name__)
-            return f"user #{details.approver_id}"
-        name = member.name or f"user #{details.approver_id}"
+            log.info("member %s not resolved: %s", member_id, type(exc).__name__)
+            return f"user #{member_id}"
+        name = member.name or f"user #{member_id}"
         self._names[key] = name
         return name
+
+
+def _run_key(ref: BuddyRef, execution_id: int, lines: int) -> Hashable:
+    """One run (or one action of it) and how much of its log, however it was linked."""
+    return (ref.host, ref.workspace, ref.project, ref.pipeline_id, execution_id, ref.action_execution_id, lines)
+
+
+def _web_id_key(ref: BuddyRef) -> _WebIdKey:
+    return (ref.host, ref.workspace, ref.project, ref.pipeline_id, ref.execution_id)
 
 
 def approver_from_outputs(details: ActionExecution) -> str | None:
@@ -274,4 +331,5 @@ def pick_action(actions: list[ActionExecution]) -> ActionExecution | None:
         if not action.is_finished and (action.status or "").upper() not in {"ENQUEUED", "INITIAL"}:
             return action
     started = [a for a in actions if (a.status or "").upper() not in {"ENQUEUED", "INITIAL", "NOT_EXECUTED", "SKIPPED"}]
-    return (started or actions or [None])[-1]
+    candidates = started or actions
+    return candidates[-1] if candidates else None

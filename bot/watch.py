@@ -1,8 +1,10 @@
 """Following runs that are still going: the message about each is kept current until the run ends.
 
-A watch is one row in the ``watches`` table (so it survives a restart) saying which run, which
-message, and when to look next. One background loop wakes for the watches that are due and polls
-each once (one Buddy lookup), however many there are: no task or thread per watch. A watch whose
+A watch is one row in the ``watches`` table of the state store (so it survives a restart) saying
+which run, which message, and when to look next. One background loop per process wakes for the
+watches that are due and polls each once (one Buddy lookup), however many there are: no task or
+thread per watch. Replicas share the table: a poll takes the watch under a lease (WORK_LEASE_S), so
+one replica at a time polls it, and another takes it over when the lease runs out. A watch whose
 run has not changed waits longer each time (from WATCH_POLL_SECONDS, ×1.5, up to
 WATCH_BACKOFF_MAX_SECONDS); a change brings it back to the shortest wait. After WATCH_MAX_SECONDS
 it stops with a last update that says so.
@@ -18,9 +20,13 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+from sqlalchemy import ColumnElement, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Row
 
 from bot.buddy import errors
 from bot.buddy.models import RunState
@@ -29,7 +35,8 @@ from bot.config import Settings
 from bot.explain import explain
 from bot.lookup import Lookup
 from bot.report import RunReport
-from bot.store import Store
+from bot.state.store import StateStore, StateUnavailable
+from bot.state.tables import watches as watches_table
 
 log = logging.getLogger(__name__)
 
@@ -37,29 +44,6 @@ BACKOFF_FACTOR = 1.5
 MAX_CONCURRENT_POLLS = 10  # polite to Buddy's rate limit when many watches fall due together
 # Errors that no amount of waiting mends: the run is gone, or the token may not read it.
 PERMANENT_ERRORS = (errors.NotFound, errors.Unauthorized, errors.Forbidden)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS watches (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    channel TEXT NOT NULL,
-    ts TEXT NOT NULL,
-    thread_ts TEXT,
-    host TEXT NOT NULL,
-    workspace TEXT NOT NULL,
-    project TEXT NOT NULL,
-    pipeline_id INTEGER NOT NULL,
-    execution_id TEXT,
-    action_execution_id TEXT,
-    requested_by TEXT,
-    style TEXT NOT NULL DEFAULT 'summary',
-    started_at REAL NOT NULL,
-    next_poll_at REAL NOT NULL,
-    interval_s REAL NOT NULL,
-    last_state TEXT,
-    UNIQUE (channel, ts)
-);
-CREATE INDEX IF NOT EXISTS watches_due ON watches (next_poll_at);
-"""
 
 
 @dataclass(frozen=True)
@@ -76,6 +60,7 @@ class Watch:
     started_at: float
     interval_s: float
     last_state: str | None
+    taken_over: bool = False  # the replica polling it before died mid-poll: its last writes may have landed
 
     @property
     def thread(self) -> str:
@@ -126,22 +111,23 @@ class Watcher:
 
     def __init__(
         self,
-        store: Store,
+        state: StateStore,
         lookup: Lookup,
         publisher: Publisher,
         settings: Settings,
         *,
         clock: Callable[[], float] = time.time,
+        owner: str | None = None,
     ) -> None:
-        self.store = store
+        self.state = state
         self.lookup = lookup
         self.publisher = publisher
         self.settings = settings
         self.clock = clock
+        self.owner = owner or uuid.uuid4().hex
         self._wake = asyncio.Event()
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
         self._task: asyncio.Task | None = None
-        store.migrate(_SCHEMA)
 
     async def watch(
         self,
@@ -160,34 +146,35 @@ class Watcher:
         if shown is not None:
             ref = shown.run_ref
         now = self.clock()
-        self.store.execute(
-            """INSERT OR REPLACE INTO watches (channel, ts, thread_ts, host, workspace, project, pipeline_id,
-                   execution_id, action_execution_id, requested_by, style, started_at, next_poll_at, interval_s,
-                   last_state)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                channel,
-                ts,
-                thread_ts,
-                ref.host,
-                ref.workspace,
-                ref.project,
-                ref.pipeline_id,
-                ref.execution_id,
-                ref.action_execution_id,
-                requested_by,
-                style,
-                now,
-                now + self.settings.watch_poll_seconds,
-                self.settings.watch_poll_seconds,
-                run_state(shown) if shown is not None else None,
-            ),
+        values = dict(
+            thread_ts=thread_ts,
+            host=ref.host,
+            workspace=ref.workspace,
+            project=ref.project,
+            pipeline_id=ref.pipeline_id,
+            execution_id=ref.execution_id,
+            action_execution_id=ref.action_execution_id,
+            requested_by=requested_by,
+            style=style,
+            started_at=now,
+            next_poll_at=now + self.settings.watch_poll_seconds,
+            interval_s=self.settings.watch_poll_seconds,
+            last_state=run_state(shown) if shown is not None else None,
+            owner=None,
+            lease_until=None,
+            taken_from=None,
         )
+        table = watches_table
+        async with self.state.begin() as db:
+            replaced = await db.execute(update(table).where(table.c.channel == channel, table.c.ts == ts).values(**values))
+            if replaced.rowcount == 0:
+                await db.execute(insert(table).values(channel=channel, ts=ts, **values))
         log.info("following %s in %s/%s", ref.web_url, channel, ts)
         self._wake.set()
 
-    def watches(self) -> list[Watch]:
-        return [_watch(row) for row in self.store.execute("SELECT * FROM watches ORDER BY next_poll_at")]
+    async def watches(self) -> list[Watch]:
+        async with self.state.begin() as db:
+            return [_watch(row) for row in await db.execute(select(watches_table).order_by(watches_table.c.next_poll_at))]
 
     def start(self) -> asyncio.Task:
         """Runs ``run()`` in the background (one task for all watches)."""
@@ -197,12 +184,14 @@ class Watcher:
     async def run(self) -> None:
         """Polls due watches until ``stop()``; started once per process, it resumes the stored watches."""
         self._task = asyncio.current_task()
-        if waiting := len(self.watches()):
+        if self.state.is_sqlite:
+            await self._lapse_all_leases()
+        if waiting := len(await self.watches()):
             log.info("resuming %d watch(es) from before the restart", waiting)
         while True:
             await self.poll_due()
             self._wake.clear()
-            delay = self._seconds_to_next()
+            delay = await self._seconds_to_next()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
@@ -214,17 +203,55 @@ class Watcher:
                 await self._task
 
     async def poll_due(self) -> int:
-        """Polls every watch that is due, once each, concurrently; returns how many were polled."""
+        """Polls every watch that is due and not leased by another replica, once each, concurrently;
+        returns how many were polled. Taking them is one conditional UPDATE: two replicas running it
+        at once each get a different share."""
         now = self.clock()
-        due = [_watch(row) for row in self.store.execute("SELECT * FROM watches WHERE next_poll_at <= ?", (now,))]
-        await asyncio.gather(*(self._poll_limited(watch) for watch in due))
+        table = watches_table
+        free = or_(table.c.lease_until.is_(None), table.c.lease_until < now)
+        async with self.state.begin() as db:
+            taken = await db.execute(
+                update(table)
+                .where(table.c.next_poll_at <= now, free)
+                # taken_from is the owner before this UPDATE: set when a dead replica left it mid-poll.
+                .values(owner=self.owner, lease_until=now + self.settings.work_lease_s, taken_from=table.c.owner)
+                .returning(*table.c)
+            )
+            due = [_watch(row) for row in taken]
+        if not due:
+            return 0
+        renewing = asyncio.create_task(self._renew_leases([watch.id for watch in due]))
+        try:
+            await asyncio.gather(*(self._poll_limited(watch) for watch in due))
+        finally:
+            renewing.cancel()
         return len(due)
 
-    def _seconds_to_next(self) -> float | None:
-        row = self.store.execute("SELECT MIN(next_poll_at) AS next FROM watches").fetchone()
-        if row is None or row["next"] is None:
-            return None  # nothing to follow: sleep until watch() wakes the loop
-        return max(0.0, row["next"] - self.clock())
+    async def _renew_leases(self, ids: list[int]) -> None:
+        """A poll can outlast a lease (a slow Buddy, retries): while it runs, the lease is extended, so
+        no other replica polls the same watch at the same time."""
+        table = watches_table
+        while True:
+            await asyncio.sleep(self.settings.work_lease_s / 3)
+            with contextlib.suppress(StateUnavailable):
+                async with self.state.begin() as db:
+                    await db.execute(
+                        update(table)
+                        .where(table.c.id.in_(ids), table.c.owner == self.owner)
+                        .values(lease_until=self.clock() + self.settings.work_lease_s)
+                    )
+
+    async def _seconds_to_next(self) -> float:
+        """Until the next watch is due (or its lease by another replica runs out); never longer than
+        a lease, so that watches other replicas add or abandon are seen in time."""
+        table = watches_table
+        ready_at = case((table.c.lease_until > table.c.next_poll_at, table.c.lease_until), else_=table.c.next_poll_at)
+        async with self.state.begin() as db:
+            soonest = (await db.execute(select(func.min(ready_at)))).scalar()
+        longest = min(self.settings.work_lease_s, self.settings.watch_backoff_max_seconds)
+        if soonest is None:
+            return longest
+        return min(max(0.0, soonest - self.clock()), longest)
 
     async def _poll_limited(self, watch: Watch) -> None:
         async with self._limit:
@@ -232,12 +259,12 @@ class Watcher:
                 await self._poll(watch)
             except Exception:  # one broken watch must not stop the loop that serves all of them
                 log.exception("polling %s failed", watch.ref.web_url)
-                self._later(watch, grow=True)
+                await self._later(watch, grow=True)
 
     async def _poll(self, watch: Watch) -> None:
         if not self.lookup.workspace_allowed(watch.ref):
             log.info("no longer allowed to read %s; not following it any more", watch.ref.workspace)
-            self._forget(watch)
+            await self._forget(watch)
             return
         expired = self.clock() - watch.started_at >= self.settings.watch_max_seconds
         try:
@@ -247,44 +274,63 @@ class Watcher:
                 await self._end(watch, f"I stopped following this run: {explain(exc, watch.ref)}", None)
             else:
                 log.info("polling %s: %s; trying again later", watch.ref.web_url, type(exc).__name__)
-                self._later(watch, grow=True)
+                await self._later(watch, grow=True)
             return
         try:
             if report.is_finished:
                 await self.publisher.finish(watch, report)
-                self._forget(watch)
+                await self._forget(watch)
             elif expired:
                 await self._end(watch, self._time_limit_note(), report)
             elif (state := run_state(report)) != watch.last_state:
                 await self.publisher.update(watch, report)
-                self._later(watch, grow=False, state=state)
+                await self._later(watch, grow=False, state=state)
             else:
-                self._later(watch, grow=True)
+                await self._later(watch, grow=True)
         except WatchGone:
             log.info("the message %s/%s is gone; not following %s any more", watch.channel, watch.ts, watch.ref.web_url)
-            self._forget(watch)
+            await self._forget(watch)
 
     async def _end(self, watch: Watch, reason: str, report: RunReport | None) -> None:
         try:
             await self.publisher.stop(watch, reason, report)
         finally:
-            self._forget(watch)
+            await self._forget(watch)
 
     def _time_limit_note(self) -> str:
         span = _span(self.settings.watch_max_seconds)
         return f"I stopped following this run after {span}. Press Refresh to see where it is now and follow it again."
 
-    def _later(self, watch: Watch, *, grow: bool, state: str | None = None) -> None:
+    async def _later(self, watch: Watch, *, grow: bool, state: str | None = None) -> None:
         base = self.settings.watch_poll_seconds
         longest = max(base, self.settings.watch_backoff_max_seconds)
         interval = min(max(watch.interval_s * BACKOFF_FACTOR, base), longest) if grow else base
-        self.store.execute(
-            "UPDATE watches SET next_poll_at = ?, interval_s = ?, last_state = COALESCE(?, last_state) WHERE id = ?",
-            (self.clock() + interval, interval, state, watch.id),
-        )
+        values: dict = dict(next_poll_at=self.clock() + interval, interval_s=interval, owner=None, lease_until=None)
+        if state is not None:
+            values["last_state"] = state
+        async with self.state.begin() as db:
+            await db.execute(update(watches_table).where(self._mine(watch)).values(**values))
 
-    def _forget(self, watch: Watch) -> None:
-        self.store.execute("DELETE FROM watches WHERE id = ?", (watch.id,))
+    async def _forget(self, watch: Watch) -> None:
+        async with self.state.begin() as db:
+            await db.execute(delete(watches_table).where(self._mine(watch)))
+
+    def _mine(self, watch: Watch) -> ColumnElement[bool]:
+        """The watch as this poll took it: one replaced meanwhile (Refresh) keeps its new state."""
+        return and_(watches_table.c.id == watch.id, watches_table.c.owner == self.owner)
+
+    async def _lapse_all_leases(self) -> None:
+        """A lone SQLite process starting: every lease left is its own from before a crash, so its
+        watches are due now, not when those leases run out (the owner stays, as ``taken_from``)."""
+        async with self.state.begin() as db:
+            await db.execute(update(watches_table).where(watches_table.c.lease_until.is_not(None)).values(lease_until=0.0))
+
+    async def release(self) -> None:
+        """Hands back the leases of watches this process holds, so another replica polls them at once."""
+        async with self.state.begin() as db:
+            await db.execute(
+                update(watches_table).where(watches_table.c.owner == self.owner).values(owner=None, lease_until=None)
+            )
 
 
 def _span(seconds: float) -> str:
@@ -296,19 +342,18 @@ def _span(seconds: float) -> str:
     return f"{seconds:g} seconds"
 
 
-def _watch(row) -> Watch:
-    ref = BuddyRef(
-        row["host"], row["workspace"], row["project"], row["pipeline_id"], row["execution_id"], row["action_execution_id"]
-    )
+def _watch(row: Row) -> Watch:
+    ref = BuddyRef(row.host, row.workspace, row.project, row.pipeline_id, row.execution_id, row.action_execution_id)
     return Watch(
-        id=row["id"],
+        id=row.id,
         ref=ref,
-        channel=row["channel"],
-        ts=row["ts"],
-        thread_ts=row["thread_ts"],
-        requested_by=row["requested_by"],
-        style=row["style"],
-        started_at=row["started_at"],
-        interval_s=row["interval_s"],
-        last_state=row["last_state"],
+        channel=row.channel,
+        ts=row.ts,
+        thread_ts=row.thread_ts,
+        requested_by=row.requested_by,
+        style=row.style,
+        started_at=row.started_at,
+        interval_s=row.interval_s,
+        last_state=row.last_state,
+        taken_over=row.taken_from is not None,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 
@@ -110,6 +111,48 @@ def test_web_execution_id_costs_the_pages_scanned_once(bot, buddy, slack):
     buddy.reset_calls()
     ask(bot, slack, target_url, "C1032")
     assert buddy.calls() == []
+
+
+def test_one_run_by_its_ids_then_by_its_web_link_costs_only_the_pages_scanned_the_second_time(bot, buddy, slack):
+    runs = [buddy.add_execution(pipeline_id=108) for _ in range(25)]
+    target = runs[2]  # on the third page, newest first, 10 a page
+    action = target.actions[0]
+    ask(bot, slack, numeric_url(target, action, 108), "C1080")
+    assert paths(buddy) == ["action_executions", "executions"]
+    buddy.reset_calls()
+    ask(bot, slack, buddy.html_url("acme", "web", 108, target, action), "C1081")
+    # The scan finds the run's API id; the finished run itself is then the one already answered.
+    assert [call.query.get("page") for call in buddy.calls()] == ["1", "2", "3"]
+    assert all(call.path.endswith("/executions") for call in buddy.calls())
+
+
+def test_one_run_by_its_web_link_then_by_its_ids_costs_nothing_the_second_time(bot, buddy, slack):
+    runs = [buddy.add_execution(pipeline_id=110) for _ in range(5)]
+    target = runs[1]
+    action = target.actions[0]
+    ask(bot, slack, buddy.html_url("acme", "web", 110, target, action), "C1100")
+    assert len(buddy.calls()) == 1 + 2  # one page, the details and the execution
+    buddy.reset_calls()
+    ask(bot, slack, numeric_url(target, action, 110), "C1101")
+    assert buddy.calls() == []
+
+
+def test_who_terminated_a_run_costs_one_members_call_for_all_runs_they_stopped(bot, buddy, slack):
+    stopped_at = BASE_TIME + timedelta(seconds=30)
+    runs = [
+        buddy.add_execution(
+            pipeline_id=109,
+            status="TERMINATED",
+            actions=[FakeAction(status="TERMINATED", terminator_id=9, termination_date=stopped_at)],
+        )
+        for _ in range(3)
+    ]
+    buddy.members[("acme", 9)] = "Tom Stopper"
+    for n, run in enumerate(runs):
+        ask(bot, slack, numeric_url(run, run.actions[0], 109), f"C109{n}")
+    assert len([call for call in buddy.calls() if "/members/" in call.path]) == 1
+    assert len(buddy.calls()) == 3 * 2 + 1
+    assert "Tom Stopper" in str(slack.calls("chat.postMessage")[-1].params)
 
 
 def test_approver_name_from_buddy_output_is_free_and_from_members_is_fetched_once(bot, buddy, slack):

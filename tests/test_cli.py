@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import subprocess
 import sys
+import time
+from datetime import timedelta
+from importlib.metadata import version
 from pathlib import Path
 
-from tests.fakes.buddy import TOKEN, FakeAction, FakeBuddy
+from tests.fakes.buddy import BASE_TIME, TOKEN, FakeAction, FakeBuddy
 from tests.fakes.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,9 +81,74 @@ def test_show_failures_exit_1_with_one_line(fake_buddy: FakeBuddy, tmp_path):
     assert result.returncode == 1
     assert "not valid" in result.stderr and "Traceback" not in result.stderr
     fake_buddy.reset_calls()
-    result = run_cli("show", "https://evil.example.com/acme/web/pipelines/pipeline/7", env=env, cwd=tmp_path)
+    result = run_cli("show", "https://app.buddy.works/security", env=env, cwd=tmp_path)
     assert result.returncode == 1 and "no Buddy run" in result.stderr
     assert not fake_buddy.calls()
+
+
+def test_show_refuses_a_link_on_another_host_by_its_name(fake_buddy: FakeBuddy, tmp_path):
+    env = {"BUDDY_TOKEN": TOKEN, "BUDDY_API_URL": fake_buddy.url, "BUDDY_HOSTS": "buddy.corp.example"}
+    result = run_cli("show", "https://evil.example.com/acme/web/pipelines/pipeline/7/execution/1", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "error: evil.example.com is not a Buddy host I answer for (see BUDDY_HOSTS)\n"
+    assert not fake_buddy.calls()
+
+
+def run_cli_on_a_terminal(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> tuple[int, str, str]:
+    """The command with its stderr on a terminal (a pty), as at a shell; stdout piped. (status, stdout, terminal)"""
+    leader, follower = pty.openpty()
+    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=follower, env={**base, **env}, cwd=cwd)
+    os.close(follower)
+    seen = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([leader], [], [], 0.1)[0]:
+                continue
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the process closed its terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        stdout, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        os.close(leader)
+        proc.kill()
+    return proc.returncode, stdout.decode(), seen.decode()
+
+
+def test_show_on_a_terminal_says_it_is_asking_buddy_and_counts_the_retries(fake_buddy: FakeBuddy, tmp_path):
+    run = fake_buddy.add_execution()
+    fake_buddy.fault("/action_executions/", status=503)  # the details; the execution (asked at once) answers
+    env = {"BUDDY_TOKEN": TOKEN, "BUDDY_API_URL": fake_buddy.url, "BUDDY_RETRIES": "2", "BUDDY_RETRY_BACKOFF_S": "0.2"}
+    ids = ("acme", "web", "7", str(run.id), run.actions[0].ae_id)
+    status, stdout, terminal = run_cli_on_a_terminal("show", *ids, env=env, cwd=tmp_path)
+    assert status == 1 and stdout == ""
+    drawn = terminal.split("\r\x1b[K")  # each redraw wipes the line first
+    assert drawn[1:4] == ["asking Buddy…", "asking Buddy… retry 1/2 (127.0.0.1 answered 503: fault 503)",
+                          "asking Buddy… retry 2/2 (127.0.0.1 answered 503: fault 503)"]
+    assert drawn[-1].startswith("error: Buddy is not answering right now") and drawn[-1].count("\n") == 1
+    assert len(fake_buddy.calls("/action_executions/")) == 3
+    # Off a terminal (a pipe, a log file), only the error line.
+    result = run_cli("show", *ids, env=env, cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.startswith("error: Buddy is not answering") and result.stderr.count("\n") == 1
+
+
+def test_show_says_who_terminated_a_run_and_when_and_its_progress(fake_buddy: FakeBuddy, tmp_path):
+    stopped = FakeAction(status="TERMINATED", progress=42.7, terminator_id=9,
+                         termination_date=BASE_TIME + timedelta(seconds=30))
+    run = fake_buddy.add_execution(actions=[stopped], status="TERMINATED")
+    fake_buddy.members[("acme", 9)] = "Tom Stopper"
+    env = {"BUDDY_TOKEN": TOKEN, "BUDDY_API_URL": fake_buddy.url}
+    result = run_cli("show", "acme", "web", "7", str(run.id), stopped.ae_id, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert "Status: 🚫 Terminated (TERMINATED)" in rows and "Progress: 42%" in rows
+    assert "Terminated by: Tom Stopper" in rows and "Terminated at: 2025-05-28 09:52 UTC" in rows
 
 
 def test_usage_and_missing_token_exit_2(tmp_path):
@@ -100,3 +171,17 @@ def test_doctor_checks_buddy_token_and_slack_scopes(fake_buddy: FakeBuddy, tmp_p
         env["SLACK_API_URL"] = slack.url
         result = run_cli("doctor", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout
+
+
+def test_version_names_the_installed_distribution(tmp_path):
+    result = run_cli("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"buddy-slack-bot {version('buddy-slack-bot')}"
+
+
+def test_help_says_that_no_subcommand_runs_the_bot(tmp_path):
+    result = run_cli("--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "With no subcommand, runs the bot: Socket Mode when SLACK_APP_TOKEN is set, else an HTTP server on PORT" in text
+    assert "--version" in text and "doctor" in text

@@ -9,9 +9,9 @@ import pytest
 
 from bot.buddy import errors
 from bot.buddy.client import BuddyClient
+from bot.buddy.models import ActionExecution
 from bot.buddy.refs import BuddyRef
 from bot.lookup import Lookup, pick_action
-from bot.buddy.models import ActionExecution
 from tests.fakes.buddy import BASE_TIME, FakeAction, FakeBuddy
 
 
@@ -159,3 +159,63 @@ def test_pick_action_prefers_failed_then_running_then_last():
     assert pick_action([a("SUCCESSFUL"), a("WAITING_FOR_APPLY", False), a("ENQUEUED", False)]).status == "WAITING_FOR_APPLY"
     assert pick_action([a("SUCCESSFUL"), a("SKIPPED")]).status == "SUCCESSFUL"
     assert pick_action([]) is None
+
+
+async def test_a_finished_run_is_cached_by_its_api_id_however_it_is_linked(fake_buddy, lookup):
+    action = FakeAction()
+    run = fake_buddy.add_execution(actions=[action])
+    by_ids = await lookup.report(ref_for(fake_buddy, run, action, numeric=True))
+    fake_buddy.reset_calls()
+    by_link = await lookup.report(ref_for(fake_buddy, run, action))
+    assert api_calls(fake_buddy) == ["/workspaces/acme/projects/web/pipelines/7/executions"]  # the scan, only
+    assert by_link.ref == ref_for(fake_buddy, run, action) and by_link.action == by_ids.action  # as it was asked for
+    fake_buddy.reset_calls()
+    again = await lookup.report(ref_for(fake_buddy, run, action))
+    assert fake_buddy.calls() == [] and again.ref.execution_id == run.web_id
+
+
+async def test_a_pipeline_link_to_a_finished_run_already_answered_costs_the_listing_only(fake_buddy, lookup):
+    run = fake_buddy.add_execution(actions=[FakeAction(name="Build"), FakeAction(name="Deploy")])
+    await lookup.report(ref_for(fake_buddy, run, numeric=True))
+    fake_buddy.reset_calls()
+    latest = await lookup.report(BuddyRef("app.buddy.works", "acme", "web", 7))
+    assert len(fake_buddy.calls()) == 1 and fake_buddy.calls()[0].query["per_page"] == "1"
+    assert latest.action.action.name == "Deploy" and latest.run_ref.execution_id == run.web_id
+    fake_buddy.add_execution(actions=[FakeAction(name="Newer")])  # a newer run is the latest now
+    assert (await lookup.report(BuddyRef("app.buddy.works", "acme", "web", 7))).action.action.name == "Newer"
+
+
+async def test_a_fresh_look_skips_the_cache_by_whatever_name(fake_buddy, lookup):
+    action = FakeAction()
+    run = fake_buddy.add_execution(actions=[action])
+    await lookup.report(ref_for(fake_buddy, run, action, numeric=True))
+    fake_buddy.reset_calls()
+    await lookup.report(ref_for(fake_buddy, run, action), fresh=True)
+    assert len(fake_buddy.calls()) == 1 + 2
+
+
+async def test_who_terminated_a_run_is_named_through_the_members_endpoint_once(fake_buddy, lookup):
+    stopped_at = BASE_TIME + timedelta(seconds=30)
+    first, second = (FakeAction(status="TERMINATED", terminator_id=5, termination_date=stopped_at) for _ in range(2))
+    approved = FakeAction(approver_id=5, approval_date=BASE_TIME)
+    run = fake_buddy.add_execution(actions=[first, second, approved], status="TERMINATED")
+    fake_buddy.members[("acme", 5)] = "Tom Stopper"
+    report = await lookup.report(ref_for(fake_buddy, run, first, numeric=True))
+    assert report.action.terminated_by.name == "Tom Stopper" and report.action.terminator_id == 5
+    assert report.action.termination_date == stopped_at
+    await lookup.report(ref_for(fake_buddy, run, second, numeric=True))
+    assert (await lookup.report(ref_for(fake_buddy, run, approved, numeric=True))).approver_name == "Tom Stopper"
+    assert len(fake_buddy.calls("/members/")) == 1  # one name, for both roles
+
+
+async def test_a_terminator_buddy_names_costs_no_call_and_an_unknown_one_is_shown_by_id(fake_buddy, lookup):
+    named = FakeAction(status="TERMINATED", terminator_id=5, extra={"terminated_by": {"id": 5, "name": "Ann"}})
+    unknown = FakeAction(status="TERMINATED", terminator_id=404)
+    running = FakeAction(status="INPROGRESS", finish=None)
+    run = fake_buddy.add_execution(actions=[named, unknown, running])
+    assert (await lookup.report(ref_for(fake_buddy, run, named, numeric=True))).action.terminated_by.name == "Ann"
+    assert not fake_buddy.calls("/members/")
+    assert (await lookup.report(ref_for(fake_buddy, run, unknown, numeric=True))).action.terminated_by.name == "user #404"
+    fake_buddy.reset_calls()
+    assert (await lookup.report(ref_for(fake_buddy, run, running, numeric=True))).action.terminated_by is None
+    assert len(fake_buddy.calls()) == 2  # nobody terminated it: no member lookup

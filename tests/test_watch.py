@@ -13,7 +13,7 @@ from bot.buddy.refs import BuddyRef, RefKind
 from bot.config import Settings
 from bot.lookup import Lookup
 from bot.report import RunReport
-from bot.store import Store
+from bot.state.store import StateStore
 from bot.watch import Watch, Watcher, WatchGone
 from tests.fakes.buddy import BASE_TIME, FakeAction, FakeBuddy, FakeExecution
 
@@ -67,14 +67,12 @@ def watch_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def parts(watch_settings: Settings, tmp_path):
-    store = Store(tmp_path / "state.db")
+async def parts(watch_settings: Settings, state: StateStore):
     async with BuddyClient(watch_settings) as client:
         lookup = Lookup(client, watch_settings)
         clock, publisher = Clock(), Recorder()
-        watcher = Watcher(store, lookup, publisher, watch_settings, clock=clock)
+        watcher = Watcher(state, lookup, publisher, watch_settings, clock=clock)
         yield watcher, lookup, clock, publisher
-    store.close()
 
 
 def queued_run(fake_buddy: FakeBuddy, **kw) -> tuple[FakeExecution, BuddyRef]:
@@ -107,7 +105,7 @@ async def test_a_run_is_followed_from_queued_to_failed(parts, fake_buddy: FakeBu
     clock.advance(CAP)
     await watcher.poll_due()
     assert publisher.events[1:] == [("finish", "FAILED", None)]
-    assert watcher.watches() == []
+    assert (await watcher.watches()) == []
 
 
 async def test_many_watches_cost_one_poll_each_per_interval(parts, fake_buddy: FakeBuddy):
@@ -134,12 +132,12 @@ async def test_waits_grow_while_nothing_changes_and_shrink_on_a_change(parts, fa
     for _ in range(5):
         clock.advance(CAP)
         await watcher.poll_due()
-        intervals.append(watcher.watches()[0].interval_s)
+        intervals.append((await watcher.watches())[0].interval_s)
     assert intervals == [1.5, 2.25, 3.375, CAP, CAP]
     fake_buddy.change(run, status="INPROGRESS")
     clock.advance(CAP)
     await watcher.poll_due()
-    assert watcher.watches()[0].interval_s == BASE
+    assert (await watcher.watches())[0].interval_s == BASE
 
 
 async def test_gives_up_after_watch_max_seconds_with_a_last_update(parts, fake_buddy: FakeBuddy):
@@ -151,7 +149,7 @@ async def test_gives_up_after_watch_max_seconds_with_a_last_update(parts, fake_b
     [(kind, status, reason)] = publisher.events
     assert (kind, status) == ("stop", "ENQUEUED")
     assert "stopped following this run after 100 seconds" in reason and "Refresh" in reason
-    assert watcher.watches() == []
+    assert (await watcher.watches()) == []
 
 
 async def test_a_run_that_disappears_ends_the_watch_with_the_reason(parts, fake_buddy: FakeBuddy):
@@ -164,7 +162,7 @@ async def test_a_run_that_disappears_ends_the_watch_with_the_reason(parts, fake_
     [(kind, status, reason)] = publisher.events
     assert (kind, status) == ("stop", None)
     assert "stopped following" in reason and "Action execution not found" in reason
-    assert watcher.watches() == []
+    assert (await watcher.watches()) == []
 
 
 async def test_buddy_being_down_for_a_while_only_delays_the_next_poll(parts, fake_buddy: FakeBuddy):
@@ -174,7 +172,7 @@ async def test_buddy_being_down_for_a_while_only_delays_the_next_poll(parts, fak
     fake_buddy.fault("/action_executions/", status=503, times=4)  # the client's 3 retries, then a poll's worth
     clock.advance(BASE)
     await watcher.poll_due()
-    assert publisher.events == [] and watcher.watches()[0].interval_s == 1.5
+    assert publisher.events == [] and (await watcher.watches())[0].interval_s == 1.5
     fake_buddy.change(run, status="INPROGRESS")
     clock.advance(CAP)
     await watcher.poll_due()
@@ -189,7 +187,7 @@ async def test_a_deleted_message_ends_its_watch_silently(parts, fake_buddy: Fake
     fake_buddy.change(run, status="INPROGRESS")
     clock.advance(BASE)
     await watcher.poll_due()
-    assert publisher.events == [] and watcher.watches() == []
+    assert publisher.events == [] and (await watcher.watches()) == []
 
 
 async def test_a_pipeline_link_is_pinned_to_the_run_it_showed(parts, fake_buddy: FakeBuddy):
@@ -197,13 +195,13 @@ async def test_a_pipeline_link_is_pinned_to_the_run_it_showed(parts, fake_buddy:
     run, _ = queued_run(fake_buddy)
     pipeline = BuddyRef("app.buddy.works", "acme", "web", 7)
     await watched(watcher, lookup, pipeline)
-    [watch] = watcher.watches()
+    [watch] = (await watcher.watches())
     assert watch.ref.kind is RefKind.EXECUTION and watch.ref.execution_id == run.web_id
     newer = fake_buddy.add_execution(actions=[FakeAction(status="SUCCESSFUL")])  # a newer run, already done
     clock.advance(BASE)
     await watcher.poll_due()
     assert publisher.events == []  # still following the first run, which has not moved
-    assert newer.id == run.id + 1 and watcher.watches()[0].ref == watch.ref
+    assert newer.id == run.id + 1 and (await watcher.watches())[0].ref == watch.ref
 
 
 async def test_a_workspace_no_longer_allowed_is_not_polled(parts, fake_buddy: FakeBuddy, watch_settings):
@@ -214,28 +212,28 @@ async def test_a_workspace_no_longer_allowed_is_not_polled(parts, fake_buddy: Fa
     fake_buddy.reset_calls()
     clock.advance(BASE)
     await watcher.poll_due()
-    assert not fake_buddy.calls() and watcher.watches() == []
+    assert not fake_buddy.calls() and (await watcher.watches()) == []
 
 
-async def test_watches_outlive_the_watcher(parts, fake_buddy: FakeBuddy, watch_settings, tmp_path):
+async def test_watches_outlive_the_watcher(parts, fake_buddy: FakeBuddy, watch_settings, state_settings):
     watcher, lookup, clock, publisher = parts
     run, ref = queued_run(fake_buddy)
     await watched(watcher, lookup, ref)
-    watcher.store.close()
-    store = Store(tmp_path / "state.db")  # a new process on the same STATE_DB
+    # A new process on the same state store.
+    store = await StateStore.open(watch_settings.model_copy(update=state_settings))
     again = Watcher(store, lookup, publisher, watch_settings, clock=clock)
-    [watch] = again.watches()
+    [watch] = (await again.watches())
     assert (watch.ref, watch.channel, watch.ts) == (ref, "C1", "1.1")
     fake_buddy.change(run, status="FAILED", finish=BASE_TIME)
     clock.advance(BASE)
     await again.poll_due()
     assert publisher.events == [("finish", "FAILED", None)]
-    watcher.store = store  # closed by the fixture
+    await store.close()
 
 
-async def test_the_loop_wakes_for_a_new_watch_and_stops(settings: Settings, fake_buddy: FakeBuddy, tmp_path):
+async def test_the_loop_wakes_for_a_new_watch_and_stops(settings: Settings, fake_buddy: FakeBuddy, state: StateStore):
     fast = settings.model_copy(update={"watch_poll_seconds": 0.05, "watch_backoff_max_seconds": 0.1})
-    store, publisher = Store(tmp_path / "loop.db"), Recorder()
+    store, publisher = state, Recorder()
     async with BuddyClient(fast) as client:
         lookup = Lookup(client, fast)
         watcher = Watcher(store, lookup, publisher, fast)
@@ -249,4 +247,3 @@ async def test_the_loop_wakes_for_a_new_watch_and_stops(settings: Settings, fake
         assert publisher.events == [("finish", "SUCCESSFUL", None)]
         await watcher.stop()
         assert task.cancelled()
-    store.close()

@@ -3,14 +3,18 @@
 One transport (one connection pool, see ``pool.py``) serves the whole process. Requests only ever go to
 an API base derived from a known web host (the cloud regions, the operator's ``BUDDY_HOSTS``) or to
 ``BUDDY_API_URL``; a host that came from user input is refused before any request is made.
+
+Every answer is bounded: ``BUDDY_TIMEOUT_S`` is one deadline for each attempt whole, from connect to
+the last byte, and ``BUDDY_MAX_RESPONSE_MB`` caps its body, counted after decompression (``body.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -20,15 +24,19 @@ from pydantic import BaseModel
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from bot.buddy import errors
+from bot.buddy.body import ACCEPTED_ENCODINGS, OverLimit, Undecodable, read_capped
 from bot.buddy.models import ActionExecution, Execution, ExecutionList, LogPage, Member, TokenInfo
 from bot.buddy.pool import AiohttpTransport
 from bot.buddy.refs import api_base_for, is_buddy_host
 from bot.config import Settings
+from bot.ops.metrics import process_metrics
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 USER_AGENT = "buddy-slack-bot/0.1 (+https://github.com/)"
+# Told before each retry: (which retry, of how many, what went wrong). Only the command line listens.
+RetryHook = Callable[[int, int, str], None]
 
 
 class _Transient(Exception):
@@ -47,10 +55,10 @@ class _WaitForReset(Exception):
         self.limited = limited
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error_message(response: httpx.Response, content: bytearray) -> str:
     """Buddy's own message from ``{"errors":[{"message":…}]}``, else a short description."""
     try:
-        body = response.json()
+        body = json.loads(content)
         messages = [e.get("message") for e in body.get("errors", []) if isinstance(e, dict) and e.get("message")]
         if messages:
             return "; ".join(str(m) for m in messages)[:500]
@@ -71,12 +79,16 @@ def _reset_time(response: httpx.Response) -> datetime | None:
 class BuddyClient:
     """Reads executions, action executions, logs, members and the token from Buddy."""
 
-    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, on_retry: RetryHook | None = None
+    ) -> None:
         self._settings = settings
         # Requests go straight to the transport (redirects are not followed either way): the cookie,
         # redirect and auth machinery of httpx.AsyncClient doubled the cost of a call (see bench/).
         self._transport = transport or AiohttpTransport(settings.buddy_max_connections)
-        self._timeout = httpx.Timeout(settings.buddy_timeout_s).as_dict()
+        self._max_bytes = int(settings.buddy_max_response_mb * 1024 * 1024)
+        self._on_retry = on_retry
+        self._metrics = process_metrics()
         backoff = settings.buddy_retry_backoff_s
         self._backoff = wait_exponential_jitter(multiplier=backoff, max=backoff * 8, jitter=backoff)
         # A 429 on one host holds back every request to that host until its reset time.
@@ -151,6 +163,7 @@ class BuddyClient:
             retry=retry_if_exception_type((_Transient, _WaitForReset)),
             stop=stop_after_attempt(self._settings.buddy_retries + 1),
             wait=self._wait,
+            before_sleep=self._retrying,
             reraise=True,
         )
         try:
@@ -162,6 +175,10 @@ class BuddyClient:
         except _WaitForReset as exc:
             raise exc.limited from None
         raise AssertionError("unreachable")  # pragma: no cover - AsyncRetrying always returns or raises
+
+    def _retrying(self, retry_state: Any) -> None:
+        if self._on_retry is not None and retry_state.outcome is not None:
+            self._on_retry(retry_state.attempt_number, self._settings.buddy_retries, str(retry_state.outcome.exception()))
 
     def _wait(self, retry_state: Any) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -192,34 +209,52 @@ class BuddyClient:
     ) -> Any:
         await self._respect_rate_limit(api_host)
         token = self._settings.token_for(host)
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT, "Authorization": f"Bearer {token}"}
-        request = httpx.Request(
-            method, url, params=params, json=json_body, headers=headers, extensions={"timeout": self._timeout}
-        )
-        try:
-            response = await self._transport.handle_async_request(request)
-            await response.aread()
-        except httpx.TimeoutException:
-            raise _Transient(f"no answer from {api_host} within {self._settings.buddy_timeout_s:g} s") from None
-        except httpx.TransportError as exc:
-            raise _Transient(f"connection to {api_host} failed ({type(exc).__name__})") from None
-        except httpx.DecodingError:
-            raise errors.BadResponse(f"{api_host} answered with a body that could not be decoded", host=api_host) from None
+        headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPTED_ENCODINGS,
+            "User-Agent": USER_AGENT,
+            "Authorization": f"Bearer {token}",
+        }
+        request = httpx.Request(method, url, params=params, json=json_body, headers=headers)
+        response, content = await self._exchange(request, api_host)
         status = response.status_code
+        self._metrics.buddy_call(request.url.path, status)
         log.debug("%s %s -> %s", method, url, status)
         if status in (200, 201):
             try:
-                return response.json()
+                return json.loads(content)
             except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
                 kind = "an HTML page" if "html" in response.headers.get("content-type", "") else "a body that is not JSON"
                 raise errors.BadResponse(f"{api_host} answered with {kind}", host=api_host, status=status) from None
-        message = _error_message(response)
+        message = _error_message(response, content)
         if status == 429:
             raise self._rate_limited(api_host, response, message)
         if status >= 500:
             raise _Transient(f"{api_host} answered {status}: {message}", status=status)
         error_type = {401: errors.Unauthorized, 403: errors.Forbidden, 404: errors.NotFound}.get(status, errors.BuddyError)
         raise error_type(message, host=api_host, status=status)
+
+    async def _exchange(self, request: httpx.Request, api_host: str) -> tuple[httpx.Response, bytearray]:
+        """One attempt, whole: the response and its decoded body, within BUDDY_TIMEOUT_S and BUDDY_MAX_RESPONSE_MB."""
+        timeout = self._settings.buddy_timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                response = await self._transport.handle_async_request(request)
+                try:
+                    return response, await read_capped(response, self._max_bytes)
+                finally:
+                    await response.aclose()
+        except (TimeoutError, httpx.TimeoutException):
+            self._metrics.buddy_call(request.url.path, "timeout")
+            raise _Transient(f"no answer from {api_host} within {timeout:g} s") from None
+        except httpx.TransportError as exc:
+            self._metrics.buddy_call(request.url.path, "connection_error")
+            raise _Transient(f"connection to {api_host} failed ({type(exc).__name__})") from None
+        except Undecodable:
+            raise errors.BadResponse(f"{api_host} answered with a body that could not be decoded", host=api_host) from None
+        except OverLimit:
+            mb = self._settings.buddy_max_response_mb
+            raise errors.TooLarge(f"{api_host} answered with more than {mb:g} MB", host=api_host) from None
 
     def _rate_limited(self, api_host: str, response: httpx.Response, message: str) -> Exception:
         reset_at = _reset_time(response)
@@ -241,6 +276,7 @@ class BuddyClient:
             raise errors.RateLimited(
                 "rate limit reached", host=api_host, reset_at=datetime.fromtimestamp(reset_at, tz=timezone.utc)
             )
+        self._metrics.rate_limit_wait(api_host, remaining)
         await asyncio.sleep(remaining)
 
 

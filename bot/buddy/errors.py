@@ -7,6 +7,7 @@
     ├── RateLimited                 429 that lasts longer than we are willing to wait
     ├── Unavailable                 5xx, timeouts and broken connections, after retries
     └── BadResponse                 a body that is not the JSON we expect (HTML error pages, garbage)
+        └── TooLarge                a body over BUDDY_MAX_RESPONSE_MB once decompressed (never retried)
 
 Each error carries Buddy's own message (from ``{"errors": [{"message": ...}]}``) where there is one,
 and the API host it came from, so the person can be told what happened and what to do.
@@ -59,3 +60,7 @@ class Unavailable(BuddyError):
 
 class BadResponse(BuddyError):
     """Buddy answered with something that is not the JSON shape we expect."""
+
+
+class TooLarge(BadResponse):
+    """The body grew past ``BUDDY_MAX_RESPONSE_MB`` (counted after decompression); reading stopped there."""

@@ -47,7 +47,10 @@ def _lines(value: Any) -> list[str] | None:
 Lenient = WrapValidator(_or_none)
 Str = Annotated[str | None, Lenient]
 Int = Annotated[int | None, Lenient]
+Num = Annotated[float | None, Lenient]
 Bool = Annotated[bool | None, Lenient]
+# On a list: keeps the items that validate (``Annotated[list[Model], ValidItems]``).
+ValidItems = WrapValidator(_valid_items)
 
 
 def _aware(value: Any, handler: Any) -> Any:
@@ -65,10 +68,6 @@ Lines = Annotated[list[str] | None, WrapValidator(lambda v, _h: _lines(v))]
 
 class BuddyModel(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-
-def ListOf(model: type) -> Any:  # noqa: N802 - reads like a type
-    return Annotated[list[model], WrapValidator(_valid_items)]
 
 
 class Person(BuddyModel):
@@ -113,7 +112,7 @@ class Action(BuddyModel):
     disabled: Bool = None
     ignore_errors: Bool = None
     run_next: Str = None
-    variables: ListOf(ActionVariable) = []
+    variables: Annotated[list[ActionVariable], ValidItems] = []
 
 
 class Revision(BuddyModel):
@@ -176,14 +175,17 @@ class RunState(BuddyModel):
 
 class ActionExecution(RunState):
     action_execution_id: Str = None
-    progress: Int = None
+    progress: Num = None  # percent; newer installations send fractions (42.5)
     action: Annotated[Action | None, Lenient] = None
     log: Lines = None
     approver_id: Int = None
     approval_date: Date = None
-    passed_variables: ListOf(Variable) = []
-    outputted_variables: ListOf(Variable) = []
+    passed_variables: Annotated[list[Variable], ValidItems] = []
+    outputted_variables: Annotated[list[Variable], ValidItems] = []
     error_message: Str = None
+    # Who stopped the run and when. Buddy sends the member's id; the lookup fills in ``terminated_by``.
+    terminator_id: Int = None
+    termination_date: Date = None
     terminated_by: Annotated[Person | None, Lenient] = None
     log_url: Str = None
 
@@ -209,7 +211,7 @@ class Execution(RunState):
     to_revision: Annotated[Revision | None, Lenient] = None
     creator: Annotated[Person | None, Lenient] = None
     pipeline: Annotated[Pipeline | None, Lenient] = None
-    action_executions: ListOf(ActionExecution) = []
+    action_executions: Annotated[list[ActionExecution], ValidItems] = []
 
     @property
     def web_id(self) -> str | None:
@@ -225,7 +227,7 @@ class ExecutionList(BuddyModel):
     total_page_count: Int = None
     element_count: Int = None
     total_element_count: Int = None
-    executions: ListOf(Execution) = []
+    executions: Annotated[list[Execution], ValidItems] = []
 
 
 class LogPage(BuddyModel):

@@ -125,6 +125,22 @@ def api_base_for(host: str, *, override: str | None = None) -> str:
     return CLOUD_API_BASES.get(host, f"https://{host}/api")
 
 
+def foreign_hosts(text: str, *, hosts: Iterable[str] = ()) -> list[str]:
+    """The hosts of the links in `text` that are not Buddy hosts (the cloud's, and `hosts`), in order,
+    once each, in printable characters only (they are echoed to the person)."""
+    known = _known_hosts(hosts)
+    found: dict[str, None] = {}
+    for url in _candidate_urls(text):
+        try:
+            parts = urlsplit(url)
+            host = _host_key(parts) or parts.netloc.lower()
+        except ValueError:  # malformed IPv6 literal or port
+            host = url.split("//", 1)[-1].split("/", 1)[0].lower()
+        if host not in known:
+            found["".join(c if c.isprintable() and c.isascii() else "?" for c in host)[:100]] = None
+    return list(found)
+
+
 def is_buddy_host(host: str, hosts: Iterable[str] = ()) -> bool:
     """Whether `host` (`name[:port]`) is a Buddy cloud host or one of the configured `hosts`.
 

@@ -9,6 +9,8 @@ from typing import Any
 
 Block = dict[str, Any]
 
+OPEN_ACTION = "buddy_open"  # the Open in Buddy link button: Slack still reports its clicks
+
 
 def mrkdwn(text: str) -> Block:
     # verbatim: Slack would otherwise turn bare URLs, #channel names and some @mentions in text

@@ -6,12 +6,13 @@ Secret variable values are masked here, so no renderer can forget to.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from bot.buddy.models import Variable
+from bot.buddy.models import ActionExecution, Variable
 from bot.buddy.refs import RefKind
 from bot.render.mrkdwn import is_web_url
 from bot.render.status import StatusStyle, status_style
@@ -37,13 +38,14 @@ class Facts:
     revision_url: str | None
     commit_title: str | None
     triggered_by: str | None
-    progress: int | None
+    progress: int | None  # whole percent, rounded down: 99.6 is not done yet
     started: datetime | None  # UTC
     finished: datetime | None
     duration: str | None
     approver: str | None
     approved_at: datetime | None
     terminated_by: str | None
+    terminated_at: datetime | None
     passed: list[tuple[str, str]]  # (key, value or MASK), the first MAX_SHOWN_VARIABLES
     passed_count: int
     outputted: list[tuple[str, str]]
@@ -77,13 +79,14 @@ def gather(report: RunReport, *, secret_key_regex: re.Pattern[str], now: datetim
         revision_url=revision.html_url if revision is not None else None,
         commit_title=_first_line(revision.message) if revision is not None else None,
         triggered_by=execution.creator.name if execution is not None and execution.creator is not None else None,
-        progress=action.progress if action is not None else None,
+        progress=_percent(action.progress) if action is not None else None,
         started=as_utc(run.start_date) if run is not None else None,
         finished=as_utc(run.finish_date) if run is not None else None,
         duration=run_duration(run, now) if run is not None else None,
         approver=_approver(report),
         approved_at=as_utc(action.approval_date) if action is not None else None,
-        terminated_by=action.terminated_by.name if action is not None and action.terminated_by is not None else None,
+        terminated_by=_terminator(action) if action is not None else None,
+        terminated_at=as_utc(action.termination_date) if action is not None else None,
         passed=masked(passed[:MAX_SHOWN_VARIABLES], secret_key_regex),
         passed_count=len(passed),
         outputted=masked(outputted[:MAX_SHOWN_VARIABLES], secret_key_regex),
@@ -102,8 +105,8 @@ def _status(report: RunReport) -> str | None:
     (the one shown is done, the next not started), the run's: it is not over yet."""
     action, execution = report.action, report.execution
     run = action if action is not None else execution
-    whole_run = report.ref.kind is not RefKind.ACTION_EXECUTION and execution is not None
-    if whole_run and run is not None and run.is_finished and not execution.is_finished:
+    whole_run = report.ref.kind is not RefKind.ACTION_EXECUTION
+    if whole_run and execution is not None and run is not None and run.is_finished and not execution.is_finished:
         return execution.status
     return run.status if run is not None else None
 
@@ -147,6 +150,19 @@ def _first_line(message: str | None) -> str | None:
 def _web_url(report: RunReport) -> str:
     """Buddy's own link when it is a safe web URL, else the one built from the reference."""
     return report.web_url if is_web_url(report.web_url) else report.ref.web_url
+
+
+def _percent(progress: float | None) -> int | None:
+    if progress is None or not math.isfinite(progress):
+        return None
+    return math.floor(min(max(progress, 0.0), 100.0))
+
+
+def _terminator(action: ActionExecution) -> str | None:
+    """Who stopped the run: by name (Buddy's, or the members endpoint's through the lookup), else by id."""
+    if action.terminated_by is not None and action.terminated_by.name:
+        return action.terminated_by.name
+    return f"user #{action.terminator_id}" if action.terminator_id is not None else None
 
 
 def _approver(report: RunReport) -> str | None:

@@ -57,7 +57,7 @@ def block_kit_violations(message: dict[str, Any], *, require_text: bool = True) 
     total = 0
     for index, block in enumerate(blocks):
         where = f"block {index} ({block.get('type') if isinstance(block, dict) else block!r})"
-        checker = _BLOCK_CHECKS.get(block.get("type")) if isinstance(block, dict) else None
+        checker = _BLOCK_CHECKS.get(str(block.get("type"))) if isinstance(block, dict) else None
         if checker is None:
             problems.append(f"{where}: unexpected block type")
             continue

@@ -8,6 +8,7 @@ from bot.render.blocks import Block, section
 from bot.render.facts import run_title
 from bot.render.limits import MAX_SECTION_TEXT, slack_len
 from bot.render.mrkdwn import clean, clip, code_block, escape
+from bot.render.scrub import learn_run_secrets, scrub
 from bot.report import RunReport
 
 # Slack refuses snippets of 1 MB or more (`snippet_too_large`); 1 MB may mean 10^6 or 2^20 bytes.
@@ -25,7 +26,7 @@ _C1_CONTROLS = re.compile(r"[\x80-\x9f]")
 
 
 def clean_log_line(line: str) -> str:
-    """What a terminal would show of `line`, without colours, at most MAX_LINE_CHARS long."""
+    """What a terminal would show of `line`, without colours and secret values, at most MAX_LINE_CHARS long."""
     return "\n".join(_visible(part) for part in line.rstrip("\r\n").split("\n"))
 
 
@@ -33,18 +34,22 @@ def _visible(part: str) -> str:
     part = part.rstrip("\r")
     part = part[part.rfind("\r") + 1 :]  # a progress bar redraws its line after \r: keep the last drawing
     window = part[:_LINE_WINDOW]
-    text = _without_codes(window)
-    if len(text) > MAX_LINE_CHARS or len(window) < len(part):
+    text, read_whole = _without_codes(window)
+    whole = read_whole and len(window) == len(part)
+    # Masked once the codes are gone (a colour code inside a value hides it) and before the cut.
+    text = scrub(text, open_end=not whole)
+    if len(text) > MAX_LINE_CHARS or not whole:
         return text[: MAX_LINE_CHARS - len(CUT_MARK)] + CUT_MARK
     return text
 
 
-def _without_codes(window: str) -> str:
+def _without_codes(window: str) -> tuple[str, bool]:
     """``window`` without escape codes and control characters, read a chunk at a time and only until
     the text is past MAX_LINE_CHARS (the rest would be cut): a huge line costs what a long one does.
-    A chunk never ends inside an escape code, so the chunks' texts add up to the whole one's."""
+    A chunk never ends inside an escape code, so the chunks' texts add up to the whole one's. The
+    flag says whether all of ``window`` was read."""
     if len(window) <= _CHUNK_CHARS:  # most lines: one chunk
-        return clean(_C1_CONTROLS.sub("", _ESCAPE_CODE.sub("", window)))
+        return clean(_C1_CONTROLS.sub("", _ESCAPE_CODE.sub("", window))), True
     pieces: list[str] = []
     length = start = 0
     while start < len(window) and length <= MAX_LINE_CHARS:
@@ -56,7 +61,7 @@ def _without_codes(window: str) -> str:
         pieces.append(piece)
         length += len(piece)
         start = end
-    return "".join(pieces)
+    return "".join(pieces), start >= len(window)
 
 
 def _tail(report: RunReport) -> list[str]:
@@ -72,8 +77,12 @@ def _tail(report: RunReport) -> list[str]:
     return kept[::-1]
 
 
-def render_log_tail(report: RunReport) -> str:
-    """The snippet's content: only the log lines (Slack does not parse a file); "" when there are none."""
+def render_log_tail(report: RunReport, *, secret_key_regex: re.Pattern[str] | None = None) -> str:
+    """The snippet's content: only the log lines (Slack does not parse a file); "" when there are none.
+
+    Secret values are masked: those met before, and this run's (see ``scrub.learn_run_secrets``).
+    """
+    learn_run_secrets(report, secret_key_regex)
     return _snippet(_tail(report))
 
 
@@ -82,8 +91,9 @@ def log_tail_title(report: RunReport) -> str:
     return _title(report, _tail(report))
 
 
-def render_log_tail_and_title(report: RunReport) -> tuple[str, str]:
+def render_log_tail_and_title(report: RunReport, *, secret_key_regex: re.Pattern[str] | None = None) -> tuple[str, str]:
     """The snippet and its title, the tail cleaned once for both."""
+    learn_run_secrets(report, secret_key_regex)
     tail = _tail(report)
     return _snippet(tail), _title(report, tail)
 
@@ -95,7 +105,7 @@ def _snippet(tail: list[str]) -> str:
 
 def _title(report: RunReport, tail: list[str]) -> str:
     shown = len(tail) if "".join(tail).strip() else 0
-    name = clip(clean(run_title(report)[: 4 * TITLE_NAME_CHARS], one_line=True), TITLE_NAME_CHARS)
+    name = clip(scrub(clean(run_title(report)[: 4 * TITLE_NAME_CHARS], one_line=True)), TITLE_NAME_CHARS)
     if not shown:
         return f"No log lines · {name}"
     total = max(shown, report.log_total_lines or 0)
@@ -112,6 +122,7 @@ def inline_log_block(text: str) -> list[Block]:
     budget = MAX_SECTION_TEXT - 64
     kept: list[str] = []
     for line in reversed(lines):
+        line = scrub(line)  # the callers' text is masked already; what is shown inline is checked anyway
         escaped = escape(line)
         cost = slack_len(escaped) + escaped.count("`") + 1  # code_block adds a character per backtick
         if cost > budget:

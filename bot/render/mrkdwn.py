@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from bot.render.limits import slack_len
 from bot.render.timing import utc_text
@@ -50,14 +51,26 @@ def clip(text: str, limit: int) -> str:
     return head(text, limit - 1) + ELLIPSIS
 
 
-def esc(raw: str | None, limit: int, *, one_line: bool = True) -> str:
-    """Buddy's `raw` text cleaned, escaped, and cut to `limit` without breaking an `&…;` entity."""
+class Scrubber(Protocol):
+    """Masks secrets in a text; ``open_end``: the text was cut, a secret may begin at its end."""
+
+    def __call__(self, text: str, *, open_end: bool = False) -> str: ...
+
+
+def esc(raw: str | None, limit: int, *, one_line: bool = True, scrub: Scrubber | None = None) -> str:
+    """Buddy's `raw` text cleaned, escaped, and cut to `limit` without breaking an `&…;` entity;
+    with `scrub`, secrets are masked before anything is cut."""
     raw = raw or ""
     # Only a window of the start can survive, so a 10 MB value is never cleaned or escaped whole;
     # the window leaves room for invisible characters and whitespace runs that cleaning removes.
     window = raw[: 4 * limit + 64]
-    text = escape(clean(window, one_line=one_line)[: limit + 1])
-    if slack_len(text) <= limit and len(window) == len(raw):
+    whole = len(window) == len(raw)
+    if scrub is None:
+        cleaned = clean(window, one_line=one_line)
+    else:  # before cleaning as they are, and after: an invisible character inside one hides it
+        cleaned = scrub(clean(scrub(window, open_end=not whole), one_line=one_line), open_end=not whole)
+    text = escape(cleaned[: limit + 1])
+    if slack_len(text) <= limit and whole:
         return text
     cut = head(text, limit - 1)
     amp = cut.rfind("&", max(0, len(cut) - _ENTITY_TAIL))
@@ -72,7 +85,7 @@ def is_web_url(url: str | None) -> bool:
 
 def link(url: str | None, label: str) -> str:
     """`label` (already escaped) linked to `url`; just the label when the URL is unsafe or too long."""
-    if not is_web_url(url) or len(escape(url)) > MAX_LINK_URL:
+    if url is None or not is_web_url(url) or len(escape(url)) > MAX_LINK_URL:
         return label
     return f"<{escape(url)}|{label}>"
 

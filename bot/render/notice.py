@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from bot.render.blocks import actions, button, context, section
 from bot.render.mrkdwn import esc, is_web_url
+from bot.render.scrub import scrub
 
 # Our own sentences may carry Buddy's words (error messages) or the person's (echoed input), so they
-# are cleaned and escaped like Buddy text.
+# are cleaned and escaped like Buddy text, and any secret value met so far is masked.
 NOTICE_LIMIT = 2900
 
 
 def render_notice(text: str, *, link: str | None = None) -> dict:
     """A one-section message: ":warning: text", with an "Open in Buddy" button when ``link`` is a web URL."""
-    body = esc(text, NOTICE_LIMIT, one_line=False)
+    body = esc(text, NOTICE_LIMIT, one_line=False, scrub=scrub)
     blocks = [section(f":warning: {body}")]
     if link and is_web_url(link) and len(link) <= 3000:
         blocks.append(actions([button("Open in Buddy", action_id="buddy_open", url=link)], block_id="buddy_notice_actions"))

@@ -59,6 +59,7 @@ def _rows(facts: Facts) -> list[tuple[str, str | None]]:
         ("Approved by", facts.approver),
         ("Approved at", utc_text(facts.approved_at) if facts.approved_at else None),
         ("Terminated by", facts.terminated_by),
+        ("Terminated at", utc_text(facts.terminated_at) if facts.terminated_at else None),
         ("Open", facts.web_url),
     ]
 

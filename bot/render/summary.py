@@ -16,6 +16,7 @@ from bot.render.limits import MAX_BUTTON_URL, MAX_BUTTON_VALUE, MAX_HEADER_TEXT
 from bot.render.morelog import MAX_END_MARK, MORE_LOG_ACTION, more_log_value
 from bot.render.mrkdwn import clean, clip, code_block, date_token, esc, fit_lines, is_web_url, link
 from bot.render.overview import render_overview
+from bot.render.scrub import learn_run_secrets, scrub, scrubbed
 from bot.report import RunReport
 
 NAME_CHARS = 200
@@ -45,26 +46,31 @@ def render_summary(
     interactive: bool = False,
     now: datetime | None = None,
 ) -> dict:
-    """`{"text": …, "blocks": […]}` for chat.postMessage; `now` dates a run still going."""
+    """`{"text": …, "blocks": […]}` for chat.postMessage; `now` dates a run still going.
+
+    Secret variables are masked; their values, and any met before, are masked wherever else they
+    appear (the error, a note, a commit title).
+    """
+    learn_run_secrets(report, secret_key_regex)
     facts = gather(report, secret_key_regex=secret_key_regex, now=now)
     blocks = [header(header_text(facts)), *_waiting(facts)]
     # A whole execution: every action first, then the details of the one worth showing.
     if report.ref.kind in (RefKind.EXECUTION, RefKind.PIPELINE) and len(report.actions) > 1:
         blocks += render_overview(report, now=now)
     blocks += [fields_section(fields) for fields in (_run_fields(facts), _time_fields(facts)) if fields]
-    error = esc(facts.error, ERROR_CHARS, one_line=False)
+    error = esc(facts.error, ERROR_CHARS, one_line=False, scrub=scrub)
     if error.strip():
         blocks.append(section(f"*Error*\n{code_block(error)}"))
     blocks += _variables("Passed variables", facts.passed, facts.passed_count)
     blocks += _variables("Outputted variables", facts.outputted, facts.outputted_count)
-    notes = [f":information_source: {note}" for note in (esc(note, NOTE_CHARS) for note in facts.notes) if note]
+    notes = [f":information_source: {note}" for note in (esc(note, NOTE_CHARS, scrub=scrub) for note in facts.notes) if note]
     if notes:
         blocks.append(context(fit_lines(notes, NOTES_CHARS)))
     blocks.append(context(_footer(facts, requested_by)))
     buttons = _buttons(report, facts, interactive)
     if buttons:
         blocks.append(actions(buttons, block_id="buddy_run_actions"))
-    return {"text": fallback_text(facts), "blocks": blocks}
+    return scrubbed({"text": fallback_text(facts), "blocks": blocks})
 
 
 def header_text(facts: Facts) -> str:
@@ -117,6 +123,7 @@ def _time_fields(facts: Facts) -> list[str]:
         *_field("Approved by", esc(facts.approver, NAME_CHARS)),
         *_field("Approved at", date_token(facts.approved_at) if facts.approved_at else None),
         *_field("Terminated by", esc(facts.terminated_by, NAME_CHARS)),
+        *_field("Terminated at", date_token(facts.terminated_at) if facts.terminated_at else None),
     ]
 
 

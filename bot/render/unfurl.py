@@ -1,6 +1,7 @@
 """The compact preview of a Buddy link (chat.unfurl): status, name, branch, when, who approved.
 
-An unfurl is seen by everyone in the channel, so it shows no variables and no log.
+An unfurl is seen by everyone in the channel, so it shows no variables and no log, and no secret
+value in what it does show.
 """
 
 from __future__ import annotations
@@ -10,15 +11,14 @@ import re
 from bot.render.blocks import section
 from bot.render.facts import gather
 from bot.render.mrkdwn import date_token, esc, link
+from bot.render.scrub import learn_run_secrets, scrubbed
 from bot.render.summary import NAME_CHARS, SHORT_CHARS
 from bot.report import RunReport
 
 
 def render_unfurl(report: RunReport, *, secret_key_regex: re.Pattern[str]) -> dict:
-    """`{"blocks": [one section]}`, the value for this link in chat.unfurl's `unfurls` map.
-
-    `secret_key_regex` is taken like every renderer's, though nothing maskable is shown.
-    """
+    """`{"blocks": [one section]}`, the value for this link in chat.unfurl's `unfurls` map."""
+    learn_run_secrets(report, secret_key_regex)
     facts = gather(report, secret_key_regex=secret_key_regex)
     style = facts.status
     title = link(facts.web_url, esc(facts.title, NAME_CHARS) or "(unnamed)")
@@ -34,4 +34,4 @@ def render_unfurl(report: RunReport, *, secret_key_regex: re.Pattern[str]) -> di
     text = f"{style.emoji} *{title}* · {esc(style.label, SHORT_CHARS)}"
     if details:
         text += "\n" + " · ".join(details)
-    return {"blocks": [section(text)]}
+    return scrubbed({"blocks": [section(text)]})

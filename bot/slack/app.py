@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from dataclasses import dataclass
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -17,8 +22,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import Responder
 from bot.config import Settings
-from bot.store import Store
+from bot.slack.unhandled import answer_unhandled
+from bot.state.claims import Claims
+from bot.state.store import StateStore
 from bot.watch import Watcher
+from bot.work.queue import WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +39,13 @@ class Services:
 
     settings: Settings
     responder: Responder
-    store: Store
+    state: StateStore
+    work: WorkQueue
     watcher: Watcher | None = None  # set by the runner once the Slack client exists
+    claims: Claims = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.claims = Claims(self.state)
 
 
 def slack_base_url(settings: Settings) -> str:
@@ -64,22 +77,43 @@ def build_client(settings: Settings, session: aiohttp.ClientSession | None = Non
 
 
 def build_app(services: Services, *, socket_mode: bool = False, session: aiohttp.ClientSession | None = None) -> AsyncApp:
+    from bot.slack import intake
     from bot.slack.listeners import register_listeners
 
     settings = services.settings
-    app = AsyncApp(
-        client=build_client(settings, session),
-        signing_secret=settings.slack_signing_secret,
-        # Socket Mode has no HTTP requests to sign; Bolt skips verification there by itself.
-        request_verification_enabled=not socket_mode,
-        process_before_response=False,
-    )
+    with _token_variable_hidden():
+        app = AsyncApp(
+            client=build_client(settings, session),
+            signing_secret=settings.slack_signing_secret,
+            # Socket Mode has no HTTP requests to sign; Bolt skips verification there by itself.
+            request_verification_enabled=not socket_mode,
+            process_before_response=False,
+            # A request no listener takes comes to on_error, which answers 200 (see bot/slack/unhandled.py).
+            raise_error_for_unhandled_request=True,
+        )
+    # Before any listener runs or any acknowledgement leaves.
+    intake.register(app, services.work, reply_to_links=settings.reply_to_links)
     register_listeners(app, services)
 
     @app.error
-    async def on_error(error: Exception, body: dict) -> None:
+    async def on_error(error: Exception, body: dict) -> BoltResponse | None:
+        if isinstance(error, BoltUnhandledRequestError):
+            return answer_unhandled(body)
         # Listener code answers people itself; anything reaching here is a bug worth a log line,
         # never a traceback in Slack (Bolt answers the request with its own status).
         log.error("unhandled error in a listener: %s", type(error).__name__, exc_info=error)
+        return None
 
     return app
+
+
+@contextlib.contextmanager
+def _token_variable_hidden() -> Iterator[None]:
+    """Bolt falls back to SLACK_BOT_TOKEN from the environment when not given ``token``, then warns on
+    every start that it ignores it for ``client``. The client, built from the settings, is the token."""
+    saved = os.environ.pop("SLACK_BOT_TOKEN", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["SLACK_BOT_TOKEN"] = saved

@@ -10,7 +10,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answers import USAGE, Plan, Request
 from bot.render.notice import render_help, render_notice
 from bot.slack.app import Services
-from bot.slack.delivery import deliver
+from bot.slack.delivery import deliver, post_message
+from bot.slack.effects import SlackEffects
+from bot.slack.message_text import message_text
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +21,30 @@ _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 def without_mentions(text: str) -> str:
     return _MENTION.sub(" ", text or "").strip()
+
+
+async def reply_to_bot_message(
+    services: Services, client: AsyncWebClient, event: dict, *, effects: SlackEffects | None = None
+) -> None:
+    """A bot's message (Buddy's notifications): the runs linked anywhere in it (text, attachments,
+    blocks) are answered in its thread; anything else, silence, since no person asked.
+
+    One that mentions the bot arrives twice, as ``message`` and as ``app_mention``, in either order:
+    both come here, so whichever is first answers it the same way, and the claim makes the other a
+    no-op. An event that finds no run claims nothing, so the other can still answer.
+    """
+    request = Request(text=message_text(event), whole_argument=False, channel=event["channel"], user=event.get("user"))
+    await reply_to(
+        services,
+        client,
+        request,
+        channel=event["channel"],
+        ts=event["ts"],
+        thread_ts=event.get("thread_ts"),
+        quiet=True,
+        runs_only=True,
+        effects=effects,
+    )
 
 
 async def reply_to(
@@ -31,6 +57,7 @@ async def reply_to(
     thread_ts: str | None,
     quiet: bool,
     runs_only: bool = False,
+    effects: SlackEffects | None = None,
 ) -> None:
     """Answers the message ``(channel, ts)`` once, in its thread (``thread_ts`` or the message itself).
 
@@ -43,28 +70,47 @@ async def reply_to(
     plan: Plan = responder.plan(request, runs_only=runs_only)
     if quiet and (plan.refusal or not plan.refs):
         return
-    if not services.store.claim(channel, ts):
+    holder = effects.unit.id if effects is not None else None
+    if not await services.claims.claim(channel, ts, holder=holder):
         log.debug("message %s/%s already answered", channel, ts)
         return
     thread = thread_ts or ts
     try:
-        await _answer(services, client, request, plan, channel=channel, thread=thread)
+        await _answer(services, client, request, plan, channel=channel, thread=thread, effects=effects)
     except Exception:
-        services.store.release(channel, ts)
+        await services.claims.release(channel, ts)
         raise
 
 
-async def _answer(services: Services, client: AsyncWebClient, request: Request, plan: Plan, *, channel: str, thread: str) -> None:
+async def _answer(
+    services: Services,
+    client: AsyncWebClient,
+    request: Request,
+    plan: Plan,
+    *,
+    channel: str,
+    thread: str,
+    effects: SlackEffects | None,
+) -> None:
     if plan.refusal:
-        await client.chat_postMessage(channel=channel, thread_ts=thread, **render_notice(plan.refusal))
+        await post_message(client, effects, "refusal", channel=channel, thread_ts=thread, **render_notice(plan.refusal))
         return
     if not plan.refs:
         text = request.text.strip().lower()
         message = render_help() if text in {"", "help"} else render_notice(f"I found no Buddy run in that. {USAGE}")
-        await client.chat_postMessage(channel=channel, thread_ts=thread, **message)
+        await post_message(client, effects, "help", channel=channel, thread_ts=thread, **message)
         return
-    for ref in plan.refs:
+    for index, ref in enumerate(plan.refs):
         answer = await services.responder.answer(ref, requested_by=request.user if not request.is_direct else None)
-        await deliver(client, answer, channel=channel, thread_ts=thread, user=request.user, watcher=services.watcher)
+        await deliver(
+            client,
+            answer,
+            channel=channel,
+            thread_ts=thread,
+            user=request.user,
+            watcher=services.watcher,
+            effects=effects,
+            name=f"link{index}",
+        )
     if note := services.responder.skipped_note(plan):
-        await client.chat_postMessage(channel=channel, thread_ts=thread, **render_notice(note))
+        await post_message(client, effects, "skipped", channel=channel, thread_ts=thread, **render_notice(note))

@@ -1,5 +1,9 @@
 """Read the bot scopes the app asks for from ``manifest.yml``.
 
+The manifest people read and paste into Slack is the repository's ``manifest.yml``; the package
+carries a copy, ``bot/manifest.yml`` (package data), so that an installed bot, with no checkout
+beside it, knows the scopes it needs. ``tests/test_doctor.py`` keeps the two equal.
+
 PyYAML is only a test dependency, so this is a tiny reader for the manifest's block-style layout
 (``key:`` mappings, ``- item`` lists, ``#`` comments), not a YAML parser. Lines of a ``>``/``|``
 block scalar need no special care: they sit under their own key, never on the scopes path.
@@ -10,7 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
+MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
 _SCOPES_PATH = ("oauth_config", "scopes", "bot")
 _KEY = re.compile(r"(?P<key>[A-Za-z_][\w.-]*)\s*:(?:\s|$)")
 _COMMENT = re.compile(r"(?:^|\s)#.*$")

@@ -9,6 +9,7 @@ Buddy's webhooks (``POST /buddy/webhooks/<token>``), and then runs beside Socket
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -17,7 +18,6 @@ import sys
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 
 from bot.answers import Responder
 from bot.buddy.client import BuddyClient
@@ -25,10 +25,17 @@ from bot.cli import configure_logging
 from bot.config import ConfigError, Settings
 from bot.log_redaction import secret_values
 from bot.lookup import Lookup
-from bot.slack.app import Services, build_app, slack_session
+from bot.ops.metrics import Metrics, process_metrics
+from bot.ops.routes import ReadyCheck, add_ops_routes
+from bot.slack.app import Services, build_app, build_client, slack_session
+from bot.slack.http_limits import MAX_JSON_DEPTH, body_deadline, server_options, slack_body_nests_too_deep
+from bot.slack.metrics_middleware import register as measure_requests
+from bot.slack.preflight import open_socket_mode, sign_in
 from bot.slack.subscription_service import SubscriptionService
 from bot.slack.watch_publisher import build_watcher
-from bot.store import Store
+from bot.state.execution_ids import ExecutionIds
+from bot.state.store import StateStore, StateUnavailable
+from bot.work.queue import WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +44,14 @@ GC_YOUNG_THRESHOLD = 10_000  # Python's default is 700
 
 
 def run(settings: Settings) -> int:
-    configure_logging(settings.log_level, secrets=secret_values(settings))
+    configure_logging(settings.log_level, secrets=secret_values(settings), log_format=settings.log_format)
     socket_mode = bool(settings.slack_app_token)
     settings.require_buddy_token()
     settings.require_slack(socket_mode)
     try:
+        # Before anything is built or logged, so that a wrong state store or Slack set-up ends in its one line.
+        asyncio.run(StateStore.preflight(settings))
+        asyncio.run(_check_slack_token(settings, socket_mode))
         asyncio.run(_serve(settings, socket_mode))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -49,10 +59,31 @@ def run(settings: Settings) -> int:
     return 0
 
 
-def http_app(app: AsyncApp, *, slack_requests: bool = True) -> web.Application:
-    web_app = web.Application(client_max_size=16 * 1024 * 1024)
+def http_app(
+    app: AsyncApp,
+    settings: Settings,
+    *,
+    slack_requests: bool = True,
+    metrics: Metrics | None = None,
+    ready_check: ReadyCheck | None = None,
+) -> web.Application:
+    """The bot's HTTP server: Slack's requests (not in Socket Mode), /health, /ready and /metrics."""
+    web_app = web.Application(
+        client_max_size=16 * 1024 * 1024,
+        middlewares=[body_deadline(settings.http_body_timeout_s)],
+        handler_args=server_options(header_timeout_s=settings.http_header_timeout_s, body_timeout_s=settings.http_body_timeout_s),
+    )
 
     async def slack_events(request: web.Request) -> web.Response:
+        try:
+            body = await request.read()  # a body too slow to arrive raises 408 here (body_deadline)
+        except (ConnectionResetError, web.RequestPayloadError):
+            # The sender hung up midway, or the body's own encoding (chunks, gzip) is broken.
+            log.debug("a request to %s broke off before its body ended", EVENTS_PATH)
+            return web.Response(status=400, text="malformed request: the body broke off")
+        # Checked before Bolt parses it: its JSON parser recurses, and a deep enough body exhausts the stack.
+        if slack_body_nests_too_deep(body):
+            return web.Response(status=400, text=f"malformed request: JSON nested deeper than {MAX_JSON_DEPTH} levels")
         try:
             bolt_request = await to_bolt_request(request)
         except (ValueError, AttributeError, TypeError):
@@ -60,32 +91,65 @@ def http_app(app: AsyncApp, *, slack_requests: bool = True) -> web.Application:
             return web.Response(status=400, text="malformed request")
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
-    async def health(_request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
     # Socket Mode skips Slack's signature check, so its HTTP server (webhooks) must not take Slack requests.
     if slack_requests:
         web_app.router.add_post(EVENTS_PATH, slack_events)
-    web_app.router.add_get("/health", health)
+    add_ops_routes(
+        web_app,
+        metrics=metrics or process_metrics(),
+        ready_check=ready_check or _always_ready,
+        metrics_token=settings.metrics_token,
+    )
     return web_app
 
 
+async def _always_ready() -> tuple[bool, str]:
+    return True, ""
+
+
+def readiness(state: StateStore, work: WorkQueue, stopping: asyncio.Event) -> ReadyCheck:
+    """Ready while not shutting down and the state store takes writes (Slack's auth.test passed at
+    start, or the bot would not be running). A store coming back is not ready until what was
+    answered while it was down is written down (``WorkQueue.recover``)."""
+
+    async def check() -> tuple[bool, str]:
+        if stopping.is_set():
+            return False, "shutting down"
+        if work.health.degraded:
+            return False, f"state store unavailable: {work.health.reason} (degraded: replies are not durable)"
+        try:
+            await state.check(work.owner)
+        except StateUnavailable as exc:
+            work.health.failed(str(exc))
+            return False, f"state store unavailable: {exc}"
+        return True, ""
+
+    return check
+
+
 async def _serve(settings: Settings, socket_mode: bool) -> None:
-    store = Store(settings.state_db)
+    state = await StateStore.open(settings)
+    metrics = process_metrics()
+    work = WorkQueue(state, lease_s=settings.work_lease_s, metrics=metrics)
+    log.info("state: %s; this replica is %s (work leases of %g s)", state.where, work.owner, settings.work_lease_s)
     async with BuddyClient(settings) as buddy, slack_session() as session:
-        services = Services(settings=settings, responder=Responder(Lookup(buddy, settings), settings), store=store)
+        responder = Responder(Lookup(buddy, settings, shared_ids=ExecutionIds(state)), settings)
+        services = Services(settings=settings, responder=responder, state=state, work=work)
         app = build_app(services, socket_mode=socket_mode, session=session)
-        await _check_slack_token(app)
+        measure_requests(app, metrics)
         services.watcher = watcher = build_watcher(services, app.client)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         subscriptions = SubscriptionService(services, app.client, buddy)
-        web_app = http_app(app, slack_requests=not socket_mode)
+        web_app = http_app(
+            app, settings, slack_requests=not socket_mode, metrics=metrics, ready_check=readiness(state, work, stop)
+        )
         subscriptions.add_routes(web_app)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
+        upkeep: asyncio.Task | None = None
         try:
             if socket_mode:
                 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -93,11 +157,15 @@ async def _serve(settings: Settings, socket_mode: bool) -> None:
                 handler = AsyncSocketModeHandler(app, settings.slack_app_token)
                 await handler.connect_async()
                 log.info("connected to Slack in Socket Mode")
-            if not socket_mode or settings.buddy_webhook_token:
-                await web.TCPSite(runner, settings.bind_host, settings.port).start()
-                log.info("listening on http://%s:%s", settings.bind_host, settings.port)
+            # Socket Mode too: /health, /ready, /metrics and the webhooks (everything but /slack/events).
+            await web.TCPSite(runner, settings.bind_host, settings.port).start()
+            log.info("listening on http://%s:%s", settings.bind_host, settings.port)
             subscriptions.start()
             watcher.start()  # resumes the watches stored before a restart
+            # Work left unfinished by a crash: a lone SQLite process takes all of it back at once (it
+            # was its own); replicas take what another left once its lease runs out.
+            await work.take_over(everything=state.is_sqlite)
+            upkeep = asyncio.create_task(work.maintain(), name="work-upkeep")
             # What start-up built lives as long as the process: the garbage collector's full passes,
             # which would otherwise walk it all again in the middle of a burst, leave it be. And it
             # looks at new objects less often: a burst of lookups creates many and frees them by
@@ -108,19 +176,23 @@ async def _serve(settings: Settings, socket_mode: bool) -> None:
             if socket_mode:
                 await handler.close_async()
         finally:
+            await runner.cleanup()  # no more requests come in; those accepted are still answered
+            await work.drain(settings.shutdown_grace_s)
+            if upkeep is not None:
+                upkeep.cancel()
             await watcher.stop()
-            await runner.cleanup()  # no more deliveries come in; those accepted are still announced
             await subscriptions.close()
-            store.close()
+            with contextlib.suppress(StateUnavailable):
+                await watcher.release()  # another replica polls them at once
+            await state.close()
             log.info("stopped")
 
 
-async def _check_slack_token(app: AsyncApp) -> None:
+async def _check_slack_token(settings: Settings, socket_mode: bool) -> None:
     """Fail at start with one clear line rather than on the first request."""
-    try:
-        auth = await app.client.auth_test()
-    except SlackApiError as exc:
-        raise ConfigError(f"Slack refused SLACK_BOT_TOKEN ({exc.response.get('error')}): check the token in .env") from None
-    except Exception as exc:
-        raise ConfigError(f"cannot reach Slack at {app.client.base_url} ({type(exc).__name__})") from None
+    async with slack_session() as session:
+        client = build_client(settings, session)
+        auth = await sign_in(client, settings)
+        if socket_mode:
+            await open_socket_mode(client, settings)
     log.info("signed in to Slack as %s in %s", auth.get("user"), auth.get("team"))

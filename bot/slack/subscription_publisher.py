@@ -10,6 +10,7 @@ checked again right before posting: push and pull may report the same run at the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,14 +23,19 @@ from bot.answers import Answer, Responder
 from bot.render.announcement import render_announcement
 from bot.report import RunReport
 from bot.slack.delivery import UNREACHABLE, post_log, slack_error
+from bot.slack.effects import SlackEffects
+from bot.state.schedules import Schedules
+from bot.state.store import StateUnavailable
 from bot.subscriptions.events import watched_event
 from bot.subscriptions.router import FAILED, Delivery
 from bot.subscriptions.store import SubscriptionStore
 from bot.watch import Watch, Watcher
+from bot.work.queue import Unit, WorkQueue
 
 log = logging.getLogger(__name__)
 
 ANNOUNCEMENT = "announcement"  # the watch style of an announced run
+ANNOUNCE = "announce"  # the kind of unit of work that announces one run in one channel
 
 
 class SubscriptionPublisher:
@@ -41,22 +47,28 @@ class SubscriptionPublisher:
         *,
         pacing_s: float,
         watcher: Watcher | None = None,
+        work: WorkQueue,
+        schedules: Schedules | None = None,
     ) -> None:
         self.client = client
+        self.work = work
+        self.schedules = schedules
         self.store = store
         self.responder = responder
         self.pacing_s = pacing_s
         self.watcher = watcher
-        self._queues: dict[str, asyncio.Queue[Delivery]] = {}
+        self._queues: dict[str, asyncio.Queue[Unit]] = {}
         self._workers: dict[str, asyncio.Task] = {}
         self._last_write: dict[str, float] = {}
 
-    def submit(self, delivery: Delivery) -> None:
-        queue = self._queues.get(delivery.channel)
+    def submit(self, unit: Unit) -> None:
+        """Queues an announcement behind the others of its channel."""
+        channel = unit.payload["channel"]
+        queue = self._queues.get(channel)
         if queue is None:
-            queue = self._queues[delivery.channel] = asyncio.Queue()
-            self._workers[delivery.channel] = asyncio.create_task(self._work(queue), name=f"announce-{delivery.channel}")
-        queue.put_nowait(delivery)
+            queue = self._queues[channel] = asyncio.Queue()
+            self._workers[channel] = asyncio.create_task(self._work(queue), name=f"announce-{channel}")
+        queue.put_nowait(unit)
 
     async def idle(self) -> None:
         """Returns once every submitted delivery has been handled (an orderly shutdown waits for it)."""
@@ -67,57 +79,73 @@ class SubscriptionPublisher:
             worker.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
 
-    async def _work(self, queue: asyncio.Queue[Delivery]) -> None:
+    async def _work(self, queue: asyncio.Queue[Unit]) -> None:
         while True:
-            delivery = await queue.get()
+            unit = await queue.get()
             try:
-                await self._publish(delivery)
-            except SlackApiError as exc:
-                _log_refusal(delivery, exc)
-            except Exception:
-                log.exception("announcing %s in %s failed", delivery.event.run_url, delivery.channel)
+                await self.work.run(unit)
             finally:
                 queue.task_done()
 
-    async def _publish(self, delivery: Delivery) -> None:
+    async def publish_unit(self, unit: Unit) -> None:
+        """The unit's work: also what a take-over after a crash runs, with the effects recorded so far."""
+        delivery = Delivery.from_payload(unit.payload)
+        try:
+            await self._publish(delivery, SlackEffects(self.client, self.work, unit))
+        except SlackApiError as exc:
+            _log_refusal(delivery, exc)
+
+    async def _publish(self, delivery: Delivery, effects: SlackEffects) -> None:
         channel, event = delivery.channel, delivery.event
-        announced = self.store.announcement(channel, event.run_url)
-        if announced is not None and (announced.final or delivery.stage == "start"):
+        announced = await self.store.announcement(channel, event.run_url)
+        if announced is not None and announced.final:
             return  # already said, by the other way in or before a restart
         message = render_announcement(event, change=delivery.change)
         ts = None
-        if announced is not None:
-            ts = await self._update(channel, announced.ts, message)
+        if announced is not None and delivery.stage == "end":
+            ts = await self._update(channel, announced.ts, message, effects)
+        elif announced is not None:
+            ts = announced.ts  # the start was posted and recorded; only what follows it is left to do
         if ts is None:
-            posted = await self._paced(channel, lambda: self.client.chat_postMessage(channel=channel, **message))
+            posted = await self._paced(channel, lambda: effects.post(f"{delivery.stage}:post", channel=channel, **message))
             ts = posted["ts"]
-        self.store.record_announcement(channel, event.run_url, ts=ts, final=delivery.stage == "end")
-        if delivery.stage == "start" and self.watcher is not None:
-            # The live-status watch keeps the message current while the run goes on.
-            await self.watcher.watch(event.ref, channel=channel, ts=ts, style=ANNOUNCEMENT)
-        if delivery.stage == "end" and event.status == FAILED:
-            await self._thread_details(delivery, ts)
+        if delivery.stage == "start":
+            await self.store.record_announcement(channel, event.run_url, ts=ts, final=False)
+            if self.watcher is not None:  # the live-status watch keeps the message current while the run goes on
+                await self.watcher.watch(event.ref, channel=channel, ts=ts, style=ANNOUNCEMENT)
+            return
+        if event.status == FAILED:
+            await self._thread_details(delivery, ts, effects)
+        # Last: until it is recorded as final, a take-over after a crash finishes what is missing.
+        await self.store.record_announcement(channel, event.run_url, ts=ts, final=True)
 
-    async def _update(self, channel: str, ts: str, message: dict) -> str | None:
+    async def _update(self, channel: str, ts: str, message: dict, effects: SlackEffects) -> str | None:
         """The start message, now showing the end; None when it is gone (deleted), so a new one is posted."""
         try:
-            await self._paced(channel, lambda: self.client.chat_update(channel=channel, ts=ts, **message))
+            await self._paced(channel, lambda: effects.update("end:update", channel=channel, ts=ts, **message))
         except SlackApiError as exc:
             if slack_error(exc) != "message_not_found":
                 raise
             return None
         return ts
 
-    async def _thread_details(self, delivery: Delivery, thread_ts: str) -> None:
+    async def _thread_details(self, delivery: Delivery, thread_ts: str, effects: SlackEffects) -> None:
         """The failed action's summary and log tail, looked up like a pasted link, under the message."""
         channel = delivery.channel
         answer = await self.responder.answer(delivery.event.ref)
-        await self._paced(channel, lambda: self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **answer.message))
+        await self._paced(channel, lambda: effects.post("details", channel=channel, thread_ts=thread_ts, **answer.message))
         if answer.snippet:
-            await self._paced(channel, lambda: post_log(self.client, answer, channel=channel, thread_ts=thread_ts))
+            await self._paced(
+                channel,
+                lambda: post_log(self.client, answer, channel=channel, thread_ts=thread_ts, effects=effects, name="details"),
+            )
 
     async def _paced(self, channel: str, write: Callable[[], Awaitable[Any]]) -> Any:
+        """One write, SLACK_CHANNEL_PACING_S after the channel's last, from this replica or another."""
         wait = self._last_write.get(channel, float("-inf")) + self.pacing_s - time.monotonic()
+        if self.schedules is not None and self.pacing_s > 0:
+            with contextlib.suppress(StateUnavailable):  # without the store, this replica's own pace
+                wait = max(wait, await self.schedules.reserve_slot(f"pace:{channel}", self.pacing_s))
         if wait > 0:
             await asyncio.sleep(wait)
         try:

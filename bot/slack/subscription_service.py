@@ -12,13 +12,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.buddy.client import BuddyClient
 from bot.slack.app import Services
-from bot.slack.subscription_publisher import ANNOUNCEMENT, SubscriptionPublisher, announcement_style
+from bot.slack.subscription_publisher import ANNOUNCE, ANNOUNCEMENT, SubscriptionPublisher, announcement_style
 from bot.slack.watch_publisher import SlackWatchPublisher
+from bot.state.schedules import Schedules
 from bot.subscriptions.events import RunEvent
 from bot.subscriptions.poller import Poller
 from bot.subscriptions.router import Router
 from bot.subscriptions.store import SubscriptionStore
-from bot.subscriptions.webhook import WEBHOOK_ROUTE, WebhookReceiver
+from bot.subscriptions.webhook import WEBHOOK, WEBHOOK_ROUTE, WebhookReceiver
 
 log = logging.getLogger(__name__)
 
@@ -28,26 +29,40 @@ SHUTDOWN_DRAIN_S = 5.0
 class SubscriptionService:
     def __init__(self, services: Services, slack: AsyncWebClient, buddy: BuddyClient) -> None:
         settings = services.settings
-        self.store = SubscriptionStore(services.store)
+        self.store = SubscriptionStore(services.state)
         self.router = Router(self.store)
         watcher = services.watcher
         if watcher is not None and isinstance(watcher.publisher, SlackWatchPublisher):
             watcher.publisher.styles[ANNOUNCEMENT] = announcement_style(services.responder)
+        self.work = services.work
+        schedules = Schedules(services.state, services.work.owner)
         self.publisher = SubscriptionPublisher(
-            slack, self.store, services.responder, pacing_s=settings.slack_channel_pacing_s, watcher=watcher
+            slack,
+            self.store,
+            services.responder,
+            pacing_s=settings.slack_channel_pacing_s,
+            watcher=watcher,
+            work=self.work,
+            schedules=schedules,
         )
+        self.work.register(ANNOUNCE, self.publisher.publish_unit)
         hosts = settings.buddy_hosts
-        self.receiver = (
-            WebhookReceiver(settings.buddy_webhook_token, self.accept, hosts=hosts) if settings.buddy_webhook_token else None
-        )
+        self.receiver = WebhookReceiver(settings, self.accept, self.work) if settings.buddy_webhook_token else None
+        if self.receiver is not None:
+            self.work.register(WEBHOOK, self.receiver.handle_unit)
         interval = settings.subscription_poll_seconds
-        self.poller = Poller(buddy, self.store, self.accept, interval=interval, hosts=hosts) if interval > 0 else None
+        self.poller = (
+            Poller(buddy, self.store, self.accept, interval=interval, hosts=hosts, schedules=schedules) if interval > 0 else None
+        )
         self._polling: asyncio.Task | None = None
 
     async def accept(self, event: RunEvent) -> None:
-        """The one way out, whichever way a run came in."""
-        for delivery in self.router.route(event):
-            self.publisher.submit(delivery)
+        """The one way out, whichever way a run came in. Each delivery is a unit of work keyed by
+        channel, run and stage: push and pull, or two replicas, reporting the same run make one."""
+        for delivery in await self.router.route(event):
+            unit = await self.work.accept(ANNOUNCE, delivery.key, delivery.to_payload())
+            if unit is not None:
+                self.publisher.submit(unit)
 
     def add_routes(self, web_app: web.Application) -> None:
         if self.receiver is not None:

@@ -19,8 +19,10 @@ from bot.render.mrkdwn import esc
 from bot.render.notice import render_notice
 from bot.report import RunReport
 from bot.slack.app import Services
-from bot.slack.delivery import post_log, slack_error
+from bot.slack.delivery import post_log, post_message, slack_error
+from bot.slack.effects import SlackEffects
 from bot.watch import Watch, Watcher, WatchGone
+from bot.work.queue import WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,9 @@ Render = Callable[[Watch, RunReport], Answer]
 
 
 class SlackWatchPublisher:
-    def __init__(self, client: AsyncWebClient, responder: Responder) -> None:
+    def __init__(self, client: AsyncWebClient, responder: Responder, work: WorkQueue | None = None) -> None:
         self.client = client
+        self.work = work
         self.styles: dict[str, Render] = {
             SUMMARY: lambda watch, report: responder.summary(report, requested_by=watch.requested_by),
         }
@@ -43,16 +46,29 @@ class SlackWatchPublisher:
         await self._edit(watch, self._render(watch, report).message)
 
     async def finish(self, watch: Watch, report: RunReport) -> None:
+        """The last edit and the log. A crash in between leaves the watch leased; whoever polls it
+        next makes the edit again (same content) and finds the snippet if it had landed."""
         answer = self._render(watch, report)
         await self._edit(watch, answer.message)
         if answer.snippet:
-            await post_log(self.client, answer, channel=watch.channel, thread_ts=watch.thread)
+            effects = await self._effects(watch)
+            await post_log(self.client, answer, channel=watch.channel, thread_ts=watch.thread, effects=effects, name="final")
 
     async def stop(self, watch: Watch, reason: str, report: RunReport | None) -> None:
         if report is None:  # nothing new to show: the reason goes in the thread
-            await self.client.chat_postMessage(channel=watch.channel, thread_ts=watch.thread, **render_notice(reason))
+            effects = await self._effects(watch)
+            await post_message(
+                self.client, effects, "stopped", channel=watch.channel, thread_ts=watch.thread, **render_notice(reason)
+            )
             return
         await self._edit(watch, with_note(self._render(watch, report).message, reason))
+
+    async def _effects(self, watch: Watch) -> SlackEffects | None:
+        """The watch's writes in its thread, as effects of a unit named after the watch."""
+        if self.work is None:
+            return None
+        unit = await self.work.unit_of(f"watch-{watch.id}", "watch", taken_over=watch.taken_over, started_at=watch.started_at)
+        return SlackEffects(self.client, self.work, unit)
 
     def _render(self, watch: Watch, report: RunReport) -> Answer:
         render = self.styles.get(watch.style)
@@ -80,4 +96,5 @@ def with_note(message: dict, note: str) -> dict:
 
 def build_watcher(services: Services, client: AsyncWebClient) -> Watcher:
     responder = services.responder
-    return Watcher(services.store, responder.lookup, SlackWatchPublisher(client, responder), services.settings)
+    publisher = SlackWatchPublisher(client, responder, services.work)
+    return Watcher(services.state, responder.lookup, publisher, services.settings, owner=services.work.owner)

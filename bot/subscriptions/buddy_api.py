@@ -11,7 +11,7 @@ from urllib.parse import quote
 from pydantic import WrapValidator
 
 from bot.buddy.client import BuddyClient
-from bot.buddy.models import BuddyModel, Int, ListOf, Pipeline, Str
+from bot.buddy.models import BuddyModel, Int, Pipeline, Str, ValidItems
 from bot.subscriptions.store import PipelineKey, Target
 
 WEBHOOK_EVENTS = ("EXECUTION_STARTED", "EXECUTION_FINISHED")
@@ -23,7 +23,7 @@ Texts = Annotated[list[str], WrapValidator(lambda v, _h: [str(item) for item in 
 
 
 class PipelineList(BuddyModel):
-    pipelines: ListOf(Pipeline) = []
+    pipelines: Annotated[list[Pipeline], ValidItems] = []
     total_page_count: Int = None
 
 
@@ -40,7 +40,7 @@ class Webhook(BuddyModel):
 
 
 class WebhookList(BuddyModel):
-    webhooks: ListOf(Webhook) = []
+    webhooks: Annotated[list[Webhook], ValidItems] = []
 
 
 class WebhookSetup(enum.StrEnum):

@@ -102,7 +102,9 @@ class SubscriptionManager:
         except errors.BuddyError as exc:
             log.info("subscription to %s refused by Buddy: %s", target.web_url, type(exc).__name__)
             return f"I can't follow {target.label}: {explain(exc)}"
-        subscription, before = self.store.subscribe(channel, target, branch=arguments.branch, mode=arguments.mode, user=user)
+        subscription, before = await self.store.subscribe(
+            channel, target, branch=arguments.branch, mode=arguments.mode, user=user
+        )
         changed = f" (it was “{before.value}”)" if before is not None and before is not subscription.mode else ""
         lines = [
             f"This channel follows {describe(subscription)} in “{subscription.mode.value}” mode{changed}: "
@@ -111,8 +113,8 @@ class SubscriptionManager:
         lines += await self._delivery_notes(target)
         return "\n".join(lines)
 
-    def unsubscribe(self, channel: str, arguments: Arguments) -> str:
-        removed = self.store.unsubscribe(channel, arguments.target, branch=arguments.branch)
+    async def unsubscribe(self, channel: str, arguments: Arguments) -> str:
+        removed = await self.store.unsubscribe(channel, arguments.target, branch=arguments.branch)
         if not removed:
             return f"This channel doesn't follow {arguments.target.label}. `/buddy subscriptions` lists what it follows."
         return "This channel no longer follows " + "; ".join(describe(s) for s in removed) + "."

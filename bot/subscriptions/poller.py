@@ -9,6 +9,7 @@ that ended while the bot was down (the router decides which of them are news).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -16,6 +17,8 @@ from cachetools import LRUCache
 
 from bot.buddy import errors
 from bot.buddy.client import BuddyClient
+from bot.state.schedules import Schedules
+from bot.state.store import StateUnavailable
 from bot.subscriptions.buddy_api import pipelines_of
 from bot.subscriptions.events import RunEvent, polled_event
 from bot.subscriptions.store import PipelineKey, SubscriptionStore
@@ -36,8 +39,11 @@ class Poller:
         *,
         interval: float,
         hosts: Iterable[str] = (),
+        schedules: Schedules | None = None,
     ) -> None:
         self.client = client
+        # Shared with the other replicas: each pipeline is polled by one of them per interval.
+        self.schedules = schedules
         self.store = store
         self.on_event = on_event
         self.interval = interval
@@ -54,11 +60,24 @@ class Poller:
 
     async def poll_once(self) -> None:
         pipelines = await self._pipelines()
-        await asyncio.gather(*(self._poll(pipeline) for pipeline in pipelines))
+        mine = [pipeline for pipeline in pipelines if await self._my_turn("poll", pipeline.folded)]
+        await asyncio.gather(*(self._poll(pipeline) for pipeline in mine))
+
+    async def _my_turn(self, job: str, what: tuple) -> bool:
+        if self.schedules is None:
+            return True
+        try:
+            return await self.schedules.my_turn(f"{job}:{json.dumps(list(what))}", self.interval)
+        except StateUnavailable:
+            return True  # without the store, polling twice beats missing a run: the announcements dedupe
 
     async def _pipelines(self) -> list[PipelineKey]:
         found: dict[tuple, PipelineKey] = {}
-        for target in self.store.targets():
+        for target in await self.store.targets():
+            if target.pipeline_id is None and not await self._my_turn(
+                "list", (target.host.lower(), target.workspace.lower(), target.project.lower())
+            ):
+                continue  # another replica lists this project's pipelines (and polls them) this time
             try:
                 keys = await pipelines_of(self.client, target)
             except errors.BuddyError as exc:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+from bot.buddy.models import Execution
 from bot.subscriptions.events import RunEvent
-from bot.subscriptions.store import Mode, Subscription, SubscriptionStore
+from bot.subscriptions.store import Mode, PipelineKey, Subscription, SubscriptionStore
 
 Stage = Literal["start", "end"]
 PASSED, FAILED = "SUCCESSFUL", "FAILED"
@@ -33,17 +34,47 @@ class Delivery:
     stage: Stage
     change: Change | None = None
 
+    @property
+    def key(self) -> str:
+        """What makes two deliveries the same (push and pull, two replicas): the unit of work's key."""
+        return f"announce:{self.channel}:{self.event.run_url}:{self.stage}"
+
+    def to_payload(self) -> dict[str, Any]:
+        """Everything needed to post it again after a crash, as JSON."""
+        event = self.event
+        return {
+            "channel": self.channel,
+            "stage": self.stage,
+            "change": self.change.value if self.change else None,
+            "pipeline": [event.pipeline.host, event.pipeline.workspace, event.pipeline.project, event.pipeline.pipeline_id],
+            "run_url": event.run_url,
+            "source": event.source,
+            "execution": event.execution.model_dump(mode="json"),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Delivery:
+        host, workspace, project, pipeline_id = payload["pipeline"]
+        event = RunEvent(
+            PipelineKey(host, workspace, project, int(pipeline_id)),
+            payload["run_url"],
+            Execution.model_validate(payload["execution"]),
+            payload["source"],
+        )
+        change = Change(payload["change"]) if payload.get("change") else None
+        return cls(payload["channel"], event, payload["stage"], change)
+
 
 class Router:
     def __init__(self, store: SubscriptionStore) -> None:
         self.store = store
 
-    def route(self, event: RunEvent) -> list[Delivery]:
+    async def route(self, event: RunEvent) -> list[Delivery]:
         """At most one delivery per channel, in the order the channels subscribed."""
-        followers = self.store.matching(event.pipeline)
+        followers = await self.store.matching(event.pipeline)
         if not followers:
             return []
-        change = self._change(event)
+        change = await self._change(event)
         chosen: dict[str, Delivery] = {}
         for subscription in followers:
             stage = _stage(subscription, event, change)
@@ -52,14 +83,14 @@ class Router:
             known = chosen.get(subscription.channel)
             mine = change if subscription.mode is Mode.CHANGES else None
             chosen[subscription.channel] = Delivery(subscription.channel, event, stage, mine or (known.change if known else None))
-        return [d for d in chosen.values() if self._not_yet_announced(d)]
+        return [d for d in chosen.values() if await self._not_yet_announced(d)]
 
-    def _change(self, event: RunEvent) -> Change | None:
+    async def _change(self, event: RunEvent) -> Change | None:
         """Records a passed or failed run as its pipeline+branch's last final status, and says whether
         that status flipped. Terminated, skipped and unknown outcomes neither count nor reset it."""
         if not event.finished or event.status not in (PASSED, FAILED):
             return None
-        final = self.store.record_final(
+        final = await self.store.record_final(
             event.pipeline, event.branch, run_url=event.run_url, run_order=event.run_order, status=event.status
         )
         if not final.latest:
@@ -70,8 +101,8 @@ class Router:
             return Change.FIXED
         return None
 
-    def _not_yet_announced(self, delivery: Delivery) -> bool:
-        announced = self.store.announcement(delivery.channel, delivery.event.run_url)
+    async def _not_yet_announced(self, delivery: Delivery) -> bool:
+        announced = await self.store.announcement(delivery.channel, delivery.event.run_url)
         return announced is None or (delivery.stage == "end" and not announced.final)
 
 

@@ -1,6 +1,6 @@
-"""Subscriptions, announced runs and the last final status per pipeline and branch, in the bot's SQLite store.
+"""Subscriptions, announced runs and the last final status per pipeline and branch, in the state store.
 
-Three tables, all surviving restarts:
+Three tables (``bot.state.tables``), all surviving restarts and shared by replicas:
 - ``subscriptions``: which channel follows which pipeline (or every pipeline of a project), how, since when;
 - ``announced_runs``: the message posted for a run in a channel, keyed on (channel, run URL): the
   one thing that makes push, pull and restarts give one message per run per channel;
@@ -14,43 +14,12 @@ import enum
 import time
 from dataclasses import dataclass
 
-from bot.store import Store
+from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS subscriptions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    channel TEXT NOT NULL,
-    host TEXT NOT NULL COLLATE NOCASE,
-    workspace TEXT NOT NULL COLLATE NOCASE,
-    project TEXT NOT NULL COLLATE NOCASE,
-    pipeline_id INTEGER NOT NULL,  -- 0: every pipeline of the project
-    branch TEXT NOT NULL,          -- '': every branch
-    mode TEXT NOT NULL,
-    created_by TEXT,
-    created_at REAL NOT NULL,
-    UNIQUE (channel, host, workspace, project, pipeline_id, branch)
-);
-CREATE TABLE IF NOT EXISTS announced_runs (
-    channel TEXT NOT NULL,
-    run_url TEXT NOT NULL,
-    ts TEXT NOT NULL,
-    final INTEGER NOT NULL,  -- 0: the start was posted, the end not yet
-    announced_at REAL NOT NULL,
-    PRIMARY KEY (channel, run_url)
-);
-CREATE TABLE IF NOT EXISTS final_statuses (
-    host TEXT NOT NULL COLLATE NOCASE,
-    workspace TEXT NOT NULL COLLATE NOCASE,
-    project TEXT NOT NULL COLLATE NOCASE,
-    pipeline_id INTEGER NOT NULL,
-    branch TEXT NOT NULL,
-    run_url TEXT NOT NULL,
-    run_order INTEGER NOT NULL,  -- the execution's number: higher is newer
-    status TEXT NOT NULL,
-    previous_status TEXT,
-    PRIMARY KEY (host, workspace, project, pipeline_id, branch)
-);
-"""
+from bot.state.store import StateStore
+from bot.state.tables import announced_runs, final_statuses, subscriptions
 
 
 class Mode(enum.StrEnum):
@@ -121,136 +90,193 @@ class FinalStatus:
     latest: bool
 
 
+def _same(column: ColumnElement, value: str) -> ColumnElement[bool]:
+    """Buddy's handles are case-insensitive, and people type them either way."""
+    return func.lower(column) == value.lower()
+
+
+def _target_is(table, target: Target) -> ColumnElement[bool]:
+    return and_(
+        _same(table.c.host, target.host),
+        _same(table.c.workspace, target.workspace),
+        _same(table.c.project, target.project),
+        table.c.pipeline_id == (target.pipeline_id or 0),
+    )
+
+
 class SubscriptionStore:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        store.migrate(_SCHEMA)
+    def __init__(self, state: StateStore) -> None:
+        self.state = state
 
     # -- subscriptions ------------------------------------------------------------------------------
 
-    def subscribe(
+    async def subscribe(
         self, channel: str, target: Target, *, branch: str | None, mode: Mode, user: str | None
     ) -> tuple[Subscription, Mode | None]:
         """Saves the subscription; subscribing again changes its mode. Returns it and the mode it had before."""
-        existing = self._find(channel, target, branch)
-        if existing is not None:
-            self.store.execute("UPDATE subscriptions SET mode = ? WHERE id = ?", (mode.value, existing.id))
-            return self._by_id(existing.id), existing.mode  # type: ignore[return-value]
-        cursor = self.store.execute(
-            "INSERT INTO subscriptions (channel, host, workspace, project, pipeline_id, branch, mode, created_by, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                channel,
-                target.host,
-                target.workspace,
-                target.project,
-                target.pipeline_id or 0,
-                branch or "",
-                mode.value,
-                user,
-                time.time(),
-            ),
-        )
-        return self._by_id(cursor.lastrowid), None  # type: ignore[arg-type,return-value]
+        for _ in range(2):  # a second try only when another replica inserted the same one meanwhile
+            existing = await self._find(channel, target, branch)
+            if existing is not None:
+                async with self.state.begin() as db:
+                    await db.execute(update(subscriptions).where(subscriptions.c.id == existing.id).values(mode=mode.value))
+                return (await self._by_id(existing.id)) or existing, existing.mode
+            try:
+                async with self.state.begin() as db:
+                    inserted = await db.execute(
+                        insert(subscriptions).values(
+                            channel=channel,
+                            host=target.host,
+                            workspace=target.workspace,
+                            project=target.project,
+                            pipeline_id=target.pipeline_id or 0,
+                            branch=branch or "",
+                            mode=mode.value,
+                            created_by=user,
+                            created_at=time.time(),
+                        )
+                    )
+                    new_id = inserted.inserted_primary_key[0]  # type: ignore[index]  # always set after an INSERT
+            except IntegrityError:
+                continue
+            found = await self._by_id(new_id)
+            assert found is not None
+            return found, None
+        raise RuntimeError("subscription could not be saved")
 
-    def unsubscribe(self, channel: str, target: Target, *, branch: str | None) -> list[Subscription]:
+    async def unsubscribe(self, channel: str, target: Target, *, branch: str | None) -> list[Subscription]:
         """Removes the channel's subscriptions to ``target``: the one for ``branch``, or all of them."""
-        rows = self.store.execute(
-            "SELECT * FROM subscriptions WHERE channel = ? AND host = ? AND workspace = ? AND project = ?"
-            " AND pipeline_id = ? AND (? IS NULL OR branch = ?)",
-            (channel, target.host, target.workspace, target.project, target.pipeline_id or 0, branch, branch or ""),
-        ).fetchall()
-        removed = [_subscription(row) for row in rows]
-        for subscription in removed:
-            self.store.execute("DELETE FROM subscriptions WHERE id = ?", (subscription.id,))
+        condition = and_(subscriptions.c.channel == channel, _target_is(subscriptions, target))
+        if branch is not None:
+            condition = and_(condition, subscriptions.c.branch == branch)
+        async with self.state.begin() as db:
+            removed = [_subscription(row) for row in await db.execute(select(subscriptions).where(condition))]
+            if removed:
+                await db.execute(delete(subscriptions).where(subscriptions.c.id.in_([s.id for s in removed])))
         return removed
 
-    def remove(self, channel: str, subscription_id: int) -> Subscription | None:
+    async def remove(self, channel: str, subscription_id: int) -> Subscription | None:
         """Removes one subscription by id, only from the channel it belongs to."""
-        found = self._by_id(subscription_id)
+        found = await self._by_id(subscription_id)
         if found is None or found.channel != channel:
             return None
-        self.store.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
+        async with self.state.begin() as db:
+            await db.execute(delete(subscriptions).where(subscriptions.c.id == subscription_id))
         return found
 
-    def for_channel(self, channel: str) -> list[Subscription]:
-        rows = self.store.execute("SELECT * FROM subscriptions WHERE channel = ? ORDER BY id", (channel,)).fetchall()
-        return [_subscription(row) for row in rows]
+    async def for_channel(self, channel: str) -> list[Subscription]:
+        query = select(subscriptions).where(subscriptions.c.channel == channel).order_by(subscriptions.c.id)
+        async with self.state.begin() as db:
+            return [_subscription(row) for row in await db.execute(query)]
 
-    def matching(self, pipeline: PipelineKey) -> list[Subscription]:
+    async def matching(self, pipeline: PipelineKey) -> list[Subscription]:
         """Subscriptions to this pipeline or to its whole project, any branch, oldest first."""
-        rows = self.store.execute(
-            "SELECT * FROM subscriptions WHERE host = ? AND workspace = ? AND project = ? AND pipeline_id IN (0, ?) ORDER BY id",
-            (pipeline.host, pipeline.workspace, pipeline.project, pipeline.pipeline_id),
-        ).fetchall()
-        return [_subscription(row) for row in rows]
+        query = (
+            select(subscriptions)
+            .where(
+                _same(subscriptions.c.host, pipeline.host),
+                _same(subscriptions.c.workspace, pipeline.workspace),
+                _same(subscriptions.c.project, pipeline.project),
+                subscriptions.c.pipeline_id.in_([0, pipeline.pipeline_id]),
+            )
+            .order_by(subscriptions.c.id)
+        )
+        async with self.state.begin() as db:
+            return [_subscription(row) for row in await db.execute(query)]
 
-    def targets(self) -> list[Target]:
+    async def targets(self) -> list[Target]:
         """Every pipeline and project some channel follows, once each, whatever the number of channels."""
-        rows = self.store.execute(
-            "SELECT DISTINCT host, workspace, project, pipeline_id FROM subscriptions ORDER BY host, workspace, project, pipeline_id"
-        ).fetchall()
-        return [Target(row["host"], row["workspace"], row["project"], row["pipeline_id"] or None) for row in rows]
+        columns = (subscriptions.c.host, subscriptions.c.workspace, subscriptions.c.project, subscriptions.c.pipeline_id)
+        query = select(*columns).distinct().order_by(*columns)
+        async with self.state.begin() as db:
+            rows = (await db.execute(query)).all()
+        found: dict[tuple, Target] = {}
+        for row in rows:
+            target = Target(row.host, row.workspace, row.project, row.pipeline_id or None)
+            found.setdefault((row.host.lower(), row.workspace.lower(), row.project.lower(), row.pipeline_id), target)
+        return list(found.values())
 
-    def _find(self, channel: str, target: Target, branch: str | None) -> Subscription | None:
-        row = self.store.execute(
-            "SELECT * FROM subscriptions WHERE channel = ? AND host = ? AND workspace = ? AND project = ?"
-            " AND pipeline_id = ? AND branch = ?",
-            (channel, target.host, target.workspace, target.project, target.pipeline_id or 0, branch or ""),
-        ).fetchone()
+    async def _find(self, channel: str, target: Target, branch: str | None) -> Subscription | None:
+        query = select(subscriptions).where(
+            subscriptions.c.channel == channel, _target_is(subscriptions, target), subscriptions.c.branch == (branch or "")
+        )
+        async with self.state.begin() as db:
+            row = (await db.execute(query)).first()
         return _subscription(row) if row else None
 
-    def _by_id(self, subscription_id: int) -> Subscription | None:
-        row = self.store.execute("SELECT * FROM subscriptions WHERE id = ?", (subscription_id,)).fetchone()
+    async def _by_id(self, subscription_id: int) -> Subscription | None:
+        async with self.state.begin() as db:
+            row = (await db.execute(select(subscriptions).where(subscriptions.c.id == subscription_id))).first()
         return _subscription(row) if row else None
 
     # -- what was posted where ---------------------------------------------------------------------
 
-    def announcement(self, channel: str, run_url: str) -> Announcement | None:
-        row = self.store.execute(
-            "SELECT ts, final FROM announced_runs WHERE channel = ? AND run_url = ?", (channel, run_url)
-        ).fetchone()
-        return Announcement(row["ts"], bool(row["final"])) if row else None
-
-    def record_announcement(self, channel: str, run_url: str, *, ts: str, final: bool) -> None:
-        self.store.execute(
-            "INSERT INTO announced_runs (channel, run_url, ts, final, announced_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (channel, run_url) DO UPDATE SET ts = excluded.ts, final = excluded.final",
-            (channel, run_url, ts, int(final), time.time()),
+    async def announcement(self, channel: str, run_url: str) -> Announcement | None:
+        query = select(announced_runs.c.ts, announced_runs.c.final).where(
+            announced_runs.c.channel == channel, announced_runs.c.run_url == run_url
         )
+        async with self.state.begin() as db:
+            row = (await db.execute(query)).first()
+        return Announcement(row.ts, bool(row.final)) if row else None
+
+    async def record_announcement(self, channel: str, run_url: str, *, ts: str, final: bool) -> None:
+        where = and_(announced_runs.c.channel == channel, announced_runs.c.run_url == run_url)
+        async with self.state.begin() as db:
+            changed = await db.execute(update(announced_runs).where(where).values(ts=ts, final=int(final)))
+            if changed.rowcount == 0:
+                await db.execute(
+                    insert(announced_runs).values(
+                        channel=channel, run_url=run_url, ts=ts, final=int(final), announced_at=time.time()
+                    )
+                )
 
     # -- last final status per pipeline and branch -------------------------------------------------
 
-    def record_final(self, pipeline: PipelineKey, branch: str, *, run_url: str, run_order: int, status: str) -> FinalStatus:
+    async def record_final(self, pipeline: PipelineKey, branch: str, *, run_url: str, run_order: int, status: str) -> FinalStatus:
         """Records a finished run and returns the status before it. Idempotent: the same run seen
         again (by webhook and by polling, or after a restart) gets the same answer."""
-        key = (pipeline.host, pipeline.workspace, pipeline.project, pipeline.pipeline_id, branch)
-        row = self.store.execute(
-            "SELECT run_url, run_order, status, previous_status FROM final_statuses"
-            " WHERE host = ? AND workspace = ? AND project = ? AND pipeline_id = ? AND branch = ?",
-            key,
-        ).fetchone()
-        if row is not None and row["run_url"] == run_url:
-            return FinalStatus(previous=row["previous_status"], latest=True)
-        if row is not None and row["run_order"] > run_order:
-            return FinalStatus(previous=None, latest=False)
-        previous = row["status"] if row is not None else None
-        self.store.execute(
-            "INSERT OR REPLACE INTO final_statuses"
-            " (host, workspace, project, pipeline_id, branch, run_url, run_order, status, previous_status)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (*key, run_url, run_order, status, previous),
+        where = and_(
+            _same(final_statuses.c.host, pipeline.host),
+            _same(final_statuses.c.workspace, pipeline.workspace),
+            _same(final_statuses.c.project, pipeline.project),
+            final_statuses.c.pipeline_id == pipeline.pipeline_id,
+            final_statuses.c.branch == branch,
         )
-        return FinalStatus(previous=previous, latest=True)
+        for _ in range(2):  # a second try only when another replica recorded the first final status meanwhile
+            try:
+                async with self.state.begin() as db:
+                    row = (await db.execute(select(final_statuses).where(where).with_for_update())).first()
+                    if row is not None and row.run_url == run_url:
+                        return FinalStatus(previous=row.previous_status, latest=True)
+                    if row is not None and row.run_order > run_order:
+                        return FinalStatus(previous=None, latest=False)
+                    previous = row.status if row is not None else None
+                    values = dict(run_url=run_url, run_order=run_order, status=status, previous_status=previous)
+                    if row is None:
+                        await db.execute(
+                            insert(final_statuses).values(
+                                host=pipeline.host,
+                                workspace=pipeline.workspace,
+                                project=pipeline.project,
+                                pipeline_id=pipeline.pipeline_id,
+                                branch=branch,
+                                **values,
+                            )
+                        )
+                    else:
+                        await db.execute(update(final_statuses).where(where).values(**values))
+                    return FinalStatus(previous=previous, latest=True)
+            except IntegrityError:
+                continue
+        raise RuntimeError("final status could not be recorded")
 
 
-def _subscription(row) -> Subscription:
+def _subscription(row: Row) -> Subscription:
     return Subscription(
-        id=row["id"],
-        channel=row["channel"],
-        target=Target(row["host"], row["workspace"], row["project"], row["pipeline_id"] or None),
-        branch=row["branch"] or None,
-        mode=Mode(row["mode"]),
-        created_by=row["created_by"],
-        created_at=row["created_at"],
+        id=row.id,
+        channel=row.channel,
+        target=Target(row.host, row.workspace, row.project, row.pipeline_id or None),
+        branch=row.branch or None,
+        mode=Mode(row.mode),
+        created_by=row.created_by,
+        created_at=row.created_at,
     )

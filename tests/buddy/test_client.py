@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import time
+import zlib
+from collections.abc import AsyncIterator
+
+import httpx
 import pytest
 
 from bot.buddy import errors
@@ -9,6 +16,12 @@ from bot.buddy.client import BuddyClient
 from tests.fakes.buddy import TOKEN, FakeAction, FakeBuddy, reset_header
 
 HOST = "app.buddy.works"
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    """Deflate without zlib's header, as some servers send ``Content-Encoding: deflate``."""
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
 
 
 @pytest.fixture
@@ -109,3 +122,120 @@ async def test_per_host_token(fake_buddy, settings):
     async with BuddyClient(settings) as client:
         await client.get_execution("buddy.corp.example", "acme", "web", 7, 1)
     assert fake_buddy.calls()[0].headers["Authorization"] == "Bearer corp-token"
+
+
+# -- bounded answers: one deadline per attempt, a cap on the decoded body ------------------------
+
+
+async def test_a_drip_is_cut_off_by_the_deadline_of_each_attempt_whole(fake_buddy, settings):
+    settings.buddy_timeout_s = 1.5  # one byte a second never trips a per-read timeout of 1.5 s
+    settings.buddy_retries = 0  # (retries, each with its own deadline: tests/faults/test_buddy_bounds_e2e.py)
+    fake_buddy.add_execution()
+    fake_buddy.fault("/executions/", status=200, body_stream="drip")
+    started = time.monotonic()
+    async with BuddyClient(settings) as client:
+        with pytest.raises(errors.Unavailable, match="no answer from 127.0.0.1 within 1.5 s"):
+            await client.get_execution(HOST, "acme", "web", 7, 1)
+    assert time.monotonic() - started < 1.5 + 1
+    assert len(fake_buddy.calls()) == 1
+
+
+@pytest.mark.parametrize("body_stream", ["endless", "gzip-bomb"])
+async def test_a_body_over_the_cap_is_refused_once_and_not_retried(fake_buddy, settings, body_stream):
+    settings.buddy_max_response_mb = 1
+    fake_buddy.fault("/executions/", status=200, body_stream=body_stream)
+    async with BuddyClient(settings) as client:
+        with pytest.raises(errors.TooLarge, match="answered with more than 1 MB") as caught:
+            await client.get_execution(HOST, "acme", "web", 7, 1)
+        assert isinstance(caught.value, errors.BadResponse)
+        assert len(fake_buddy.calls()) == 1
+        fake_buddy.clear_faults()
+        fake_buddy.add_execution()
+        assert (await client.get_execution(HOST, "acme", "web", 7, 1)).id == 1  # the pool still serves
+
+
+def answering(status: int, content: bytes, **headers: str) -> httpx.MockTransport:
+    return httpx.MockTransport(lambda request: httpx.Response(status, content=content, headers=headers))
+
+
+CAP = 10_000  # bytes, with buddy_max_response_mb = CAP / 2**20
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding"),
+    [
+        pytest.param(gzip.compress(json.dumps({"id": 5, "comment": "x" * 5000}).encode()), "gzip", id="gzip"),
+        pytest.param(zlib.compress(json.dumps({"id": 5, "comment": "x" * 5000}).encode()), "deflate", id="zlib-deflate"),
+        pytest.param(_raw_deflate(json.dumps({"id": 5, "comment": "x" * 5000}).encode()), "deflate", id="raw-deflate"),
+        pytest.param(b'{"id": 5}' + b" " * (CAP - 9), "", id="exactly-at-the-cap"),
+    ],
+)
+async def test_bodies_within_the_cap_are_decoded(settings, content, encoding):
+    settings.buddy_max_response_mb = CAP / 2**20
+    headers = {"Content-Encoding": encoding} if encoding else {}
+    async with BuddyClient(settings, transport=answering(200, content, **headers)) as client:
+        assert (await client.get_execution(HOST, "acme", "web", 7, 5)).id == 5
+
+
+@pytest.mark.parametrize(
+    ("content", "headers"),
+    [
+        pytest.param(b" " * CAP + b"{}", {}, id="one-byte-over"),
+        pytest.param(gzip.compress(b" " * (CAP * 100) + b"{}"), {"Content-Encoding": "gzip"}, id="gzip-inflating-past-it"),
+        pytest.param(zlib.compress(b" " * (CAP * 100) + b"{}"), {"Content-Encoding": "deflate"}, id="deflate-inflating-past-it"),
+    ],
+)
+async def test_bodies_past_the_cap_are_too_large(settings, content, headers):
+    settings.buddy_max_response_mb = CAP / 2**20
+    async with BuddyClient(settings, transport=answering(200, content, **headers)) as client:
+        with pytest.raises(errors.TooLarge):
+            await client.get_execution(HOST, "acme", "web", 7, 5)
+
+
+async def test_an_error_body_is_capped_too(settings):
+    settings.buddy_max_response_mb = CAP / 2**20
+    async with BuddyClient(settings, transport=answering(404, b" " * (CAP + 1))) as client:
+        with pytest.raises(errors.TooLarge):
+            await client.get_execution(HOST, "acme", "web", 7, 5)
+
+
+async def test_a_declared_length_over_the_cap_is_refused_before_the_body_is_read(settings):
+    settings.buddy_max_response_mb = CAP / 2**20
+
+    async def never_read() -> AsyncIterator[bytes]:
+        raise AssertionError("the body was read")
+        yield b""  # pragma: no cover - makes this a generator
+
+    class Stream(httpx.AsyncByteStream):
+        def __aiter__(self) -> AsyncIterator[bytes]:
+            return never_read()
+
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, headers={"Content-Length": str(CAP + 1)}, stream=Stream()))
+    async with BuddyClient(settings, transport=transport) as client:
+        with pytest.raises(errors.TooLarge):
+            await client.get_execution(HOST, "acme", "web", 7, 5)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "content"), [("br", b"{}"), ("zstd", b"{}"), ("gzip, gzip", gzip.compress(gzip.compress(b"{}")))]
+)
+async def test_an_encoding_the_bot_did_not_ask_for_is_a_bad_response(settings, encoding, content):
+    async with BuddyClient(settings, transport=answering(200, content, **{"Content-Encoding": encoding})) as client:
+        with pytest.raises(errors.BadResponse, match="could not be decoded"):
+            await client.get_execution(HOST, "acme", "web", 7, 5)
+
+
+async def test_the_bot_asks_only_for_the_encodings_it_inflates(fake_buddy, client):
+    fake_buddy.add_execution()
+    await client.get_execution(HOST, "acme", "web", 7, 1)
+    assert fake_buddy.calls()[0].headers["Accept-Encoding"] == "gzip, deflate"
+
+
+async def test_each_retry_is_told_to_the_hook(fake_buddy, settings):
+    told: list[tuple[int, int, str]] = []
+    fake_buddy.fault("/executions/", status=503)
+    async with BuddyClient(settings, on_retry=lambda n, of, why: told.append((n, of, why))) as client:
+        with pytest.raises(errors.Unavailable):
+            await client.get_execution(HOST, "acme", "web", 7, 1)
+    assert [(n, of) for n, of, _ in told] == [(n, settings.buddy_retries) for n in range(1, settings.buddy_retries + 1)]
+    assert all("127.0.0.1 answered 503" in why for _, _, why in told)

@@ -16,6 +16,7 @@ from bot.buddy.refs import (
     api_base_for,
     find_project_references,
     find_references,
+    foreign_hosts,
     is_buddy_host,
 )
 
@@ -436,6 +437,7 @@ def test_arbitrary_text_never_raises(text: str, whole_argument: bool) -> None:
     assert found.skipped >= 0
     assert all(r.host in HOSTS for r in found.refs)
     assert all(p.host in HOSTS for p in find_project_references(text, hosts=SELF_HOSTED))
+    assert all(host.isprintable() and host.isascii() and host not in HOSTS for host in foreign_hosts(text, hosts=SELF_HOSTED))
 
 
 @given(
@@ -473,3 +475,20 @@ def test_explicit_ids_round_trip(buddy_ref: BuddyRef) -> None:
 def test_project_url_round_trips(host: str, ws: str, project: str) -> None:
     for url in (f"https://{host}/{ws}/{project}", f"https://{host}/{ws}/{project}/pipelines/"):
         assert find_project_references(url, hosts=SELF_HOSTED) == [ProjectRef(host, ws, project)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://evil.example.com/acme/web/pipelines/pipeline/7", ["evil.example.com"]),
+        ("<https://App.Buddy.Works.evil.io/a/b/pipelines/pipeline/1|app.buddy.works> and http://x.test:8080/",
+         ["app.buddy.works.evil.io", "x.test:8080"]),
+        ("https://evil.com\\@app.buddy.works/acme/web/pipelines/pipeline/7", ["evil.com\\@app.buddy.works"]),
+        ("https://\x1b[31mred.test/", ["?[31mred.test"]),
+        ("https://a.test/1 https://a.test/2", ["a.test"]),
+        ("https://app.buddy.works/security https://buddy.corp.example/x", []),  # Buddy hosts, though not runs
+        ("acme web 7 12", []),
+    ],
+)
+def test_foreign_hosts_are_the_links_to_hosts_the_bot_does_not_answer_for(text: str, expected: list[str]) -> None:
+    assert foreign_hosts(text, hosts=("buddy.corp.example",)) == expected

@@ -49,6 +49,8 @@ class BotProcess:
             "LOG_LEVEL": "DEBUG",
             **(env or {}),
         }
+        if self.env.get("DATABASE_URL"):
+            self.env.pop("STATE_DB")  # the state is on PostgreSQL; both set is refused
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -89,12 +91,42 @@ class BotProcess:
                 self.proc.kill()
                 self.proc.wait()
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no handler runs, nothing is flushed or handed back."""
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
     def restart(self) -> BotProcess:
         self.stop()
         return self.start()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def open_fds(self) -> int:
+        """How many file descriptors the bot process holds open (``/proc/<pid>/fd``)."""
+        assert self.proc is not None
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def connections_held(self) -> int:
+        """How many accepted connections to its port the bot holds a descriptor for (IPv4 loopback),
+        whatever its outgoing connection pools do meanwhile."""
+        assert self.proc is not None
+        listening = "0A"
+        inodes = set()
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == self.port and fields[3] != listening:
+                inodes.add(f"socket:[{fields[9]}]")
+        fd_dir = Path(f"/proc/{self.proc.pid}/fd")
+        held = 0
+        for fd in fd_dir.iterdir():
+            try:
+                held += os.readlink(fd) in inodes
+            except FileNotFoundError:  # closed while we looked
+                pass
+        return held
 
     # -- sending what Slack sends ----------------------------------------------------------------
 

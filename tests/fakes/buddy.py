@@ -2,7 +2,8 @@
 
 Build a scenario with ``add_execution`` (newest last added = newest run), point ``BUDDY_API_URL`` at
 ``fake.url``, and read back ``calls()``. Faults are switched on with ``fault``, ``latency`` and
-``include_log``.
+``include_log``. Bodies Buddy should never send, but a broken proxy or server might, are faults too:
+``fault(…, body_stream="drip" | "endless" | "gzip-bomb")``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import itertools
 import json
 import secrets
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -22,6 +24,8 @@ from aiohttp import web
 from tests.fakes.server import Recorded, ThreadedServer
 
 TOKEN = "buddy-test-token"
+BODY_STREAMS = ("drip", "endless", "gzip-bomb")
+GZIP_BOMB_MB = 512
 BASE_TIME = datetime(2025, 5, 28, 9, 51, 38, 709000, tzinfo=timezone.utc)
 
 
@@ -37,11 +41,13 @@ class FakeAction:
     log: list[str] = field(default_factory=lambda: ["Build started.", "Done"])
     ae_id: str = field(default_factory=lambda: secrets.token_hex(12))
     action_id: int = 1
-    progress: int | None = None
+    progress: float | None = None
     start: datetime | None = BASE_TIME
     finish: datetime | None = BASE_TIME + timedelta(seconds=47)
     approver_id: int | None = None
     approval_date: datetime | None = None
+    terminator_id: int | None = None  # who stopped the run (a workspace member), and when
+    termination_date: datetime | None = None
     passed_variables: list[dict[str, Any]] = field(default_factory=list)
     outputted_variables: list[dict[str, Any]] = field(default_factory=list)
     error_message: str | None = None
@@ -116,13 +122,16 @@ class FakeBuddy:
 
     def fault(self, path_contains: str, status: int = 500, *, body: Any = None, times: int | None = None,
               headers: dict[str, str] | None = None, raw: str | None = None, content_type: str = "application/json",
-              reset: bool = False, delay: float = 0.0, whole_path: bool = False) -> None:
+              reset: bool = False, delay: float = 0.0, whole_path: bool = False, body_stream: str | None = None) -> None:
         """Answer requests whose path contains ``path_contains`` with this instead (``times=None``: always).
         ``raw`` sends a literal body (HTML pages, broken JSON); ``reset`` drops the connection;
-        ``whole_path`` matches only that exact path (an execution, not its action executions)."""
+        ``whole_path`` matches only that exact path (an execution, not its action executions).
+        ``body_stream``: ``"drip"`` sends the real answer one byte a second; ``"endless"`` a chunked
+        body that never ends; ``"gzip-bomb"`` a small gzip body that inflates to ``GZIP_BOMB_MB`` MB."""
+        assert body_stream in (None, *BODY_STREAMS), body_stream
         self._faults.append({"match": path_contains, "status": status, "body": body, "times": times, "headers": headers or {},
                              "raw": raw, "content_type": content_type, "reset": reset, "delay": delay,
-                             "whole_path": whole_path})
+                             "whole_path": whole_path, "body_stream": body_stream})
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -165,11 +174,31 @@ class FakeBuddy:
         if fault["reset"]:
             request.transport.close()  # type: ignore[union-attr]
             raise asyncio.CancelledError
+        if fault["body_stream"] is not None:
+            return await self._body_stream(request, fault["body_stream"])
         if fault["status"] == 200 and fault["body"] is None and fault["raw"] is None:
             return await self._route(request)
         text = fault["raw"] if fault["raw"] is not None else json.dumps(
             fault["body"] if fault["body"] is not None else {"errors": [{"message": f"fault {fault['status']}"}]})
         return web.Response(status=fault["status"], text=text, content_type=fault["content_type"], headers=fault["headers"])
+
+    async def _body_stream(self, request: web.Request, kind: str) -> web.StreamResponse:
+        if kind == "gzip-bomb":
+            return web.Response(body=gzip_bomb(), headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)  # chunked: no Content-Length to refuse it by
+        try:
+            if kind == "drip":
+                for byte in (await self._route(request)).body:  # type: ignore[union-attr]
+                    await response.write(bytes([byte]))
+                    await asyncio.sleep(1.0)
+            else:
+                chunk = b'{"log": [' + b'"' + b"x" * (64 * 1024) + b'",'
+                while True:  # until the client hangs up
+                    await response.write(chunk)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        return response
 
     async def _route(self, request: web.Request) -> web.Response:
         parts = [p for p in request.path.split("/") if p]
@@ -275,6 +304,7 @@ class FakeBuddy:
             "action": {"id": a.action_id, "name": a.name, "type": a.type, "trigger_time": "ON_EVERY_EXECUTION",
                        "html_url": f"https://{self.web_host}/{ws}/{project}/pipelines/pipeline/{pid}/action/{a.action_id}/edit"},
             "approver_id": a.approver_id, "approval_date": iso(a.approval_date),
+            "terminator_id": a.terminator_id, "termination_date": iso(a.termination_date),
             "passed_variables": a.passed_variables, "outputted_variables": a.outputted_variables,
         }
         if a.error_message is not None:
@@ -283,6 +313,31 @@ class FakeBuddy:
             body["log"] = a.log
         body.update(a.extra)
         return body
+
+
+_bomb: list[bytes] = []
+
+
+def gzip_bomb() -> bytes:
+    """``GZIP_BOMB_MB`` MB of JSON whitespace, then ``{}``, as one gzip member of about 0.5 MB.
+
+    Made once, quickly: after a full flush the compressor starts afresh, so every further megabyte of
+    blanks compresses to the same bytes, which are repeated rather than computed 512 times."""
+    if not _bomb:
+        blank, end = b" " * (1024 * 1024), b"{}"
+        packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+        first = packer.compress(blank) + packer.flush(zlib.Z_FULL_FLUSH)
+        again = packer.compress(blank) + packer.flush(zlib.Z_FULL_FLUSH)
+        last = packer.compress(end) + packer.flush()
+        crc = 0
+        for _ in range(GZIP_BOMB_MB):
+            crc = zlib.crc32(blank, crc)
+        crc = zlib.crc32(end, crc)
+        size = (GZIP_BOMB_MB * len(blank) + len(end)) % 2**32
+        header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # gzip, deflate, no name, no time
+        trailer = crc.to_bytes(4, "little") + size.to_bytes(4, "little")
+        _bomb.append(header + first + again * (GZIP_BOMB_MB - 1) + last + trailer)
+    return _bomb[0]
 
 
 def _json(body: Any, status: int = 200) -> web.Response:

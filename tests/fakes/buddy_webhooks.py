@@ -1,4 +1,6 @@
-"""What Buddy's workspace webhooks POST, built from a FakeExecution, and a way to deliver it.
+"""What Buddy's workspace webhooks POST, built from a FakeExecution, and ways to deliver it: at once,
+streamed (a body of a hundred megabytes generated as it is sent, never held whole), or by hand over
+a socket, part by part (a slow delivery, or one that never ends).
 
 The shape follows buddy-webhooks.md §2.2 (the 2016 docs sample and the 2017 captures): workspace,
 invoker, project, current_date and the execution with its pipeline, revisions and action executions,
@@ -7,11 +9,17 @@ each with its whole log inline. No field names the event; the status does.
 
 from __future__ import annotations
 
+import http.client
 import json
+import select
+import socket
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.fakes.buddy import FakeBuddy, FakeExecution, iso
 
@@ -82,3 +90,103 @@ def post_webhook(url: str, payload: dict[str, Any] | bytes) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+
+
+# A build log line as Buddy inlines it, with the colour codes build tools print (escaped in JSON).
+LOG_LINE = json.dumps("\x1b[32m[build]\x1b[0m compiling module " + "x" * 150 + " ok").encode()
+_SWELL = "\x00swell\x00"
+
+
+@dataclass(frozen=True)
+class StreamedDelivery:
+    """A delivery whose failed action's log is swelled with LOG_LINEs to about ``size`` bytes in all,
+    generated batch by batch as it is sent: the sender never holds it whole."""
+
+    prefix: bytes
+    batch: bytes
+    batches: int
+    suffix: bytes
+
+    @property
+    def length(self) -> int:
+        return len(self.prefix) + self.batches * len(self.batch) + len(LOG_LINE) + len(self.suffix)
+
+    def chunks(self) -> Iterator[bytes]:
+        yield self.prefix
+        for _ in range(self.batches):
+            yield self.batch
+        yield LOG_LINE + self.suffix
+
+    def endless(self) -> Iterator[bytes]:
+        """The same delivery, its log never ending."""
+        yield self.prefix
+        while True:
+            yield self.batch
+
+
+def streamed_delivery(fake: FakeBuddy, run: FakeExecution, size: int, pipeline_id: int = 7) -> StreamedDelivery:
+    payload = execution_payload(fake, run, pipeline_id=pipeline_id)
+    action = payload["execution"]["action_executions"][-1]
+    action["log"] = [_SWELL, *action["log"]]  # the action's own lines stay at the end: its tail
+    prefix, suffix = json.dumps(payload).encode().split(json.dumps(_SWELL).encode())
+    batch = (LOG_LINE + b",") * (1024 * 1024 // (len(LOG_LINE) + 1))
+    return StreamedDelivery(prefix, batch, max(0, (size - len(prefix) - len(suffix)) // len(batch)), suffix)
+
+
+def post_webhook_stream(url: str, chunks: Iterable[bytes], *, length: int | None = None) -> tuple[int, dict[str, str], str]:
+    """POSTs a generated body: with Content-Length when ``length`` is given, else chunked."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=120)
+    headers = {"Content-Type": "application/json"}
+    if length is not None:
+        headers["Content-Length"] = str(length)
+    try:
+        connection.request("POST", parts.path, body=iter(chunks), headers=headers, encode_chunked=length is None)
+        response = connection.getresponse()
+        return response.status, dict(response.headers), response.read().decode()
+    finally:
+        connection.close()
+
+
+class HandSentDelivery:
+    """A delivery sent over a socket part by part, as the test says: it can stay unfinished for as long
+    as the test likes, and its answer can be read while it is still being sent."""
+
+    def __init__(self, url: str, *, content_length: int | None = None) -> None:
+        parts = urlsplit(url)
+        self.chunked = content_length is None
+        self.sent = 0  # body bytes sent
+        self.sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=30)
+        framing = "Transfer-Encoding: chunked" if self.chunked else f"Content-Length: {content_length}"
+        self.sock.sendall(f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+                          f"{framing}\r\n\r\n".encode())
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(b"%x\r\n%s\r\n" % (len(data), data) if self.chunked else data)
+        self.sent += len(data)
+
+    def end(self) -> None:
+        if self.chunked:
+            self.sock.sendall(b"0\r\n\r\n")
+
+    def answered(self, timeout: float = 0.0) -> bool:
+        return bool(select.select([self.sock], [], [], timeout)[0])
+
+    def send_until_answered(self, chunks: Iterable[bytes], *, limit: int) -> None:
+        """Sends ``chunks`` until the bot answers (or ``limit`` bytes went unanswered, or it hung up)."""
+        for chunk in chunks:
+            if self.answered() or self.sent > limit:
+                return
+            try:
+                self.send(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                return
+
+    def response(self, timeout: float = 30) -> tuple[int, dict[str, str], str]:
+        self.sock.settimeout(timeout)
+        response = http.client.HTTPResponse(self.sock, method="POST")
+        response.begin()
+        return response.status, dict(response.headers), response.read().decode()
+
+    def close(self) -> None:
+        self.sock.close()

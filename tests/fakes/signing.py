@@ -98,6 +98,13 @@ def event_callback_body(
     return json.dumps(envelope)
 
 
+def app_rate_limited_body(minute_rate_limited: int, *, team_id: str = TEAM_ID, api_app_id: str = APP_ID) -> str:
+    """What Slack sends when it drops an app's event deliveries for a minute (over 30,000 an hour in a
+    workspace): an envelope of its own, not an ``event_callback``."""
+    return json.dumps({"token": VERIFICATION_TOKEN, "type": "app_rate_limited", "team_id": team_id,
+                       "minute_rate_limited": minute_rate_limited, "api_app_id": api_app_id})
+
+
 def block_actions_body(payload: dict[str, Any]) -> str:
     """An interactivity POST body: ``payload=<urlencoded JSON>``."""
     return urlencode({"payload": json.dumps(payload)})

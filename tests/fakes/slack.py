@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -30,7 +31,7 @@ SNIPPET_LIMIT = 1_000_000  # bytes; Slack answers snippet_too_large above it
 # Fields slack_sdk sends as JSON text inside form/query parameters.
 _JSON_FIELDS = frozenset({"attachments", "blocks", "files", "metadata", "unfurls", "user_auth_blocks"})
 _FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-_BASE_TS_MICROS = 1_700_000_000 * 1_000_000
+HISTORY_PAGE = 100  # messages per conversations.history / conversations.replies page
 _MAX_BODY = 64 * 1024 * 1024  # aiohttp's 1 MB default would reject big log uploads
 
 Answer = tuple[int, Any, dict[str, str]]  # HTTP status, JSON dict or text, extra headers
@@ -50,6 +51,23 @@ class Call:
     @property
     def channel(self) -> str | None:
         return self.params.get("channel") or self.params.get("channel_id")
+
+
+@dataclass
+class Hold:
+    """A call held without an answer (the bot is then killed mid-call). ``record``: the fake does
+    what the call asks (the message exists) before holding it; else the call is held unanswered
+    and nothing happens."""
+
+    method: str
+    record: bool
+    channel: str | None
+    arrived: threading.Event = field(default_factory=threading.Event)
+    used: bool = False
+    released: asyncio.Event | None = None  # created in the server's loop, set when the fake stops
+
+    def matches(self, call: Call) -> bool:
+        return not self.used and self.method == call.method and self.channel in (None, call.channel)
 
 
 @dataclass
@@ -81,10 +99,13 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}  # overrides merged into users.info
         self._calls: list[Call] = []
         self._faults: list[_Fault] = []
+        self._holds: list[Hold] = []
         self._uploads: list[dict[str, Any]] = []
         self._files: dict[str, dict[str, Any]] = {}  # file_id -> filename, bytes once uploaded
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message
         self._ts_counter = itertools.count(1)
+        # Message ts are real times, as Slack's are: `oldest` in history reads compares with them.
+        self._base_ts_micros = int(time.time()) * 1_000_000
         self._file_counter = itertools.count(1)
         self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
@@ -98,6 +119,8 @@ class FakeSlack:
             "users.info": self._user_info,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
+            "conversations.history": self._history,
+            "conversations.replies": self._replies,
         }
         app = web.Application(client_max_size=_MAX_BODY)
         app.router.add_route("*", "/api/{method}", self._handle_api)  # slack_sdk uses GET for *.info
@@ -112,6 +135,9 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
+        for held in self._holds:
+            if held.released is not None:
+                self.server._loop.call_soon_threadsafe(held.released.set)
         self.server.stop()
 
     def __enter__(self) -> FakeSlack:
@@ -198,6 +224,13 @@ class FakeSlack:
         """Hold matching responses for ``seconds`` (other requests are served meanwhile)."""
         self._add(_Fault("delay", method, seconds, channel, times))
 
+    def hold(self, method: str, *, record: bool, channel: str | None = None) -> Hold:
+        """Hold the next matching call forever; ``hold.arrived`` is set once it is held."""
+        held = Hold(method, record, channel)
+        with self.server.lock:
+            self._holds.append(held)
+        return held
+
     def _add(self, fault: _Fault) -> None:
         with self.server.lock:
             self._faults.append(fault)
@@ -247,6 +280,16 @@ class FakeSlack:
         call = Call(method, params, {k.lower(): v for k, v in request.headers.items()}, time.monotonic())
         with self.server.lock:
             self._calls.append(call)
+        with self.server.lock:
+            held = next((h for h in self._holds if h.matches(call)), None)
+            if held is not None:
+                held.used = True
+        if held is not None:
+            if held.record:
+                produce()
+            held.released = asyncio.Event()
+            held.arrived.set()
+            await held.released.wait()  # until the fake stops; the caller has been killed by then
         delay, fault = self._take_faults(call)
         if delay:
             await asyncio.sleep(delay)
@@ -392,6 +435,13 @@ class FakeSlack:
         with self.server.lock:
             self._uploads.extend(done)
         shared = [{"id": f["id"], "title": d["title"], "name": d["filename"]} for f, d in zip(files, done)]
+        channel = p.get("channel_id") or p.get("channels")
+        if channel:  # Slack shares the files in a message of their own, in the thread when given one
+            ts = self._next_ts()
+            message = {"type": "message", "user": BOT_USER_ID, "ts": ts, "files": shared, "text": ""}
+            if p.get("thread_ts"):
+                message["thread_ts"] = p["thread_ts"]
+            self._messages[(_conversation_id(channel), ts)] = message
         return {"ok": True, "files": shared}
 
     def _completed_upload(self, file: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
@@ -405,9 +455,42 @@ class FakeSlack:
             "initial_comment": p.get("initial_comment"),
         }
 
+    def _history(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages (and thread broadcasts), newest first, after ``oldest``."""
+        channel = p.get("channel", "")
+        found = [m for (c, _), m in self._messages.items() if c == channel and m.get("thread_ts") in (None, m["ts"])]
+        return self._page(found, p)
+
+    def _replies(self, p: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent first, then the replies, oldest first, after ``oldest``."""
+        channel, parent = p.get("channel", ""), p.get("ts", "")
+        if (channel, parent) not in self._messages:
+            return _error("thread_not_found")
+        found = [m for (c, ts), m in self._messages.items() if c == channel and (ts == parent or m.get("thread_ts") == parent)]
+        return self._page(sorted(found, key=lambda m: float(m["ts"])), p, newest_first=False)
+
+    def _page(self, messages: list[dict[str, Any]], p: dict[str, Any], *, newest_first: bool = True) -> dict[str, Any]:
+        oldest = float(p.get("oldest") or 0)
+        kept = [m for m in messages if float(m["ts"]) > oldest]
+        kept.sort(key=lambda m: float(m["ts"]), reverse=newest_first)
+        start = _to_int(p.get("cursor"))
+        limit = min(_to_int(p.get("limit")) or HISTORY_PAGE, HISTORY_PAGE)
+        page = kept[start : start + limit]
+        with_metadata = str(p.get("include_all_metadata", "")).lower() in {"1", "true"}
+        shown = [m if with_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = start + limit < len(kept)
+        return {"ok": True, "messages": [dict(m) for m in shown], "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Every message the fake holds (posted, updated, file shares), oldest first."""
+        with self.server.lock:
+            found = [dict(m, channel=c) for (c, _), m in self._messages.items() if channel in (None, c)]
+        return sorted(found, key=lambda m: float(m["ts"]))
+
     def _next_ts(self) -> str:
-        """A fresh, increasing message ts, 100 µs apart: 1700000000.000100, 1700000000.000200, ..."""
-        micros = _BASE_TS_MICROS + next(self._ts_counter) * 100
+        """A fresh, increasing message ts, 100 µs apart from the fake's start time."""
+        micros = self._base_ts_micros + next(self._ts_counter) * 100
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
 

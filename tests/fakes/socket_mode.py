@@ -21,6 +21,7 @@ class FakeSlackSocketMode(FakeSlack):
         self.server._app.router.add_get("/socket", self._socket)
         self._sockets: list[web.WebSocketResponse] = []
         self.acks: list[dict[str, Any]] = []
+        self.redelivered: list[str] = []  # envelope ids handed to another connection, unacknowledged
         self._envelopes = itertools.count(1)
 
     def _token_ok(self, token: str) -> bool:
@@ -45,14 +46,35 @@ class FakeSlackSocketMode(FakeSlack):
     def wait_connected(self, timeout: float = 20) -> None:
         self.server.wait_until(lambda: self._sockets, timeout=timeout)
 
-    def send(self, envelope_type: str, payload: dict[str, Any], *, accepts_response_payload: bool = False) -> str:
-        """Pushes one envelope to the connected bot; returns its ``envelope_id``."""
+    def send(
+        self,
+        envelope_type: str,
+        payload: dict[str, Any],
+        *,
+        accepts_response_payload: bool = False,
+        to: int = -1,
+        redeliver_after: float | None = None,
+    ) -> str:
+        """Pushes one envelope to a connected bot (``to``: which connection, in the order they
+        connected; default the last); returns its ``envelope_id``. With ``redeliver_after``, an
+        envelope not acknowledged by then goes to the next connection, as Slack does."""
         envelope_id = f"env-{next(self._envelopes)}"
         envelope = {"envelope_id": envelope_id, "type": envelope_type, "payload": payload,
                     "accepts_response_payload": accepts_response_payload}
-        socket = self._sockets[-1]
+        socket = self._sockets[to]
         asyncio.run_coroutine_threadsafe(socket.send_json(envelope), self.server._loop).result(timeout=5)
+        if redeliver_after is not None:
+            asyncio.run_coroutine_threadsafe(self._redeliver(envelope, socket, redeliver_after), self.server._loop)
         return envelope_id
+
+    async def _redeliver(self, envelope: dict[str, Any], first: web.WebSocketResponse, after: float) -> None:
+        await asyncio.sleep(after)
+        with self.server.lock:
+            acked = any(a.get("envelope_id") == envelope["envelope_id"] for a in self.acks)
+        others = [ws for ws in self._sockets if ws is not first and not ws.closed]
+        if not acked and others:
+            self.redelivered.append(envelope["envelope_id"])
+            await others[0].send_json(envelope)
 
     def wait_ack(self, envelope_id: str, timeout: float = 10) -> dict[str, Any]:
         def acked() -> dict[str, Any] | None:

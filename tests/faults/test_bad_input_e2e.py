@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.render import block_kit_violations
-from tests.faults.driver import Person, seed, unique, unique_ts, visible_text
 from tests.fakes.bot_process import SIGNING_SECRET
 from tests.fakes.signing import post_signed
+from tests.faults.driver import Person, seed, unique, unique_ts, visible_text
 from tests.render.helpers import mrkdwn_texts
 
 FORM = "application/x-www-form-urlencoded"
@@ -48,11 +48,13 @@ def test_a_body_bolt_cannot_parse_gets_400_and_the_bot_keeps_serving(person: Per
     ],
 )
 def test_events_missing_fields_get_200_and_silence(person: Person, event: dict):
+    logged_before = len(person.bot.log())
     status = person.event({key: person.channel if value == "CHANNEL" else value for key, value in event.items()})
     assert status == 200
     person.settle(person.channel)
     assert len(person.posts(person.channel)) == 1  # the settle marker's reply, nothing else
     assert not person.buddy.calls()
+    assert "Traceback" not in person.bot.log()[logged_before:]
 
 
 def test_buddy_notification_with_text_null_is_still_answered_from_its_attachment(person: Person):

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from urllib.parse import quote, quote_plus
 
 import pytest
 
-from tests.faults.conftest import FAST
-from tests.faults.driver import Person, assert_all_within_block_kit, launch_bot, seed, unique, visible_text
 from tests.fakes.bot_process import BotProcess
 from tests.fakes.buddy import FakeBuddy
+from tests.fakes.signing import FORM, VERIFICATION_TOKEN, block_actions_body, post_signed, slash_command_body
 from tests.fakes.slack import FakeSlack
+from tests.faults.conftest import FAST
+from tests.faults.driver import Person, assert_all_within_block_kit, launch_bot, seed, unique, visible_text
 
 BUDDY_TOKEN = "bdy-hygiene-7Qx9ZpLm3Vr8Kt2Wc4"
 EU_TOKEN = "bdy-eu-hygiene-Zt5Yq8Wn2Lp6Rm0"
@@ -100,3 +102,25 @@ def test_a_full_run_of_faults_at_debug_level_never_logs_a_token_or_a_secret(pers
     everything_sent_to_slack = json.dumps([call.params for call in person.slack.calls()], ensure_ascii=False)
     for value in HIDDEN_VALUES:
         assert value not in everything_sent_to_slack, value
+
+
+def test_a_badly_signed_command_or_click_is_refused_and_its_body_never_logged(person: Person):
+    """Bolt logs a badly signed request's whole body at INFO: the response_url (which can post in the
+    conversation), the verification token, what was typed. The line stays; the body does not."""
+    command_url, click_url = person.slack.response_url(unique("forged")), person.slack.response_url(unique("forged"))
+    command = slash_command_body("deploy forged-command-Zx81", response_url=command_url)
+    click = block_actions_body({"type": "block_actions", "token": VERIFICATION_TOKEN, "response_url": click_url,
+                                "actions": [{"action_id": "buddy_refresh", "value": "forged-click-Vb52"}]})
+    for body in (command, click):
+        assert post_signed(person.bot.events_url, body, "not-the-signing-secret", content_type=FORM)[0] == 401
+    person.settle(person.channel)  # whatever the bot logs about those requests, it has logged by now
+
+    log = person.bot.log()
+    refusals = [line for line in log.splitlines() if "Invalid request signature detected" in line]
+    assert len(refusals) >= 2 and "DEBUG" in log
+    for marker in ("forged-command-Zx81", "forged-click-Vb52", VERIFICATION_TOKEN, SIGNING_SECRET):
+        assert marker not in log, marker
+    for url in (command_url, click_url):
+        for form in (url, quote(url, safe=""), quote_plus(url), url.replace("/", "\\/"), quote_plus(url.replace("/", "\\/"))):
+            assert form not in log, form
+    assert person.slack.calls(f"response_url:{command_url.rsplit('/', 1)[1]}") == []

@@ -36,7 +36,8 @@ REFS = [
     BuddyRef(HOST, "acme", "web", 7),  # a pipeline: its latest run
 ]
 ENDPOINTS = ("details", "execution", "listing", "logs", "member")
-STATUSES = ["SUCCESSFUL", "FAILED", "INPROGRESS", "WAITING_FOR_APPLY", "TERMINATED", "ENQUEUED", "", "NEW_ONE", None]
+STATUSES = ["SUCCESSFUL", "FAILED", "INPROGRESS", "WAITING_FOR_APPLY", "TERMINATED", "TERMINATING", "WAITING_FOR_VT_SESSION",
+            "INITIAL", "ENQUEUED", "", "NEW_ONE", None]
 
 def mostly(good: st.SearchStrategy, odd: st.SearchStrategy) -> st.SearchStrategy:
     """``good`` nine times in ten: every part is sometimes wrong, yet most examples get as far as rendering."""
@@ -72,6 +73,7 @@ bodies = st.fixed_dictionaries({
         "approval_date": dates, "passed_variables": st.lists(variable, max_size=4),
         "outputted_variables": st.lists(variable, max_size=4), "error_message": texts,
         "log": st.lists(texts, max_size=30), "terminated_by": shaped({"name": texts}),
+        "terminator_id": ids, "termination_date": dates,
     }),
     "execution": shaped({
         "id": ids, "status": st.sampled_from(STATUSES), "html_url": web_urls, "start_date": dates, "finish_date": dates,

@@ -147,3 +147,12 @@ def test_bad_or_stale_signature_is_refused(bot, fake_slack, case):
     secret, timestamp = ("wrong-secret", None) if case == "bad_signature" else (SIGNING_SECRET, int(time.time()) - 6 * 60)
     status, _ = post_signed(bot.events_url, body, secret, content_type="application/x-www-form-urlencoded", timestamp=timestamp)
     assert status == 401
+
+
+def test_start_up_logs_no_warning(bot):
+    """Bolt's "As you gave `client` as well, `token` will be unused" came on every start; a start
+    with a good set-up has nothing to warn about."""
+    assert bot.healthy()
+    log = bot.log()
+    assert "listening on http://" in log
+    assert [line for line in log.splitlines() if " WARNING " in line or " ERROR " in line] == []

@@ -1,5 +1,6 @@
 """Webhook deliveries in the documented shape (and its variants) become the same RunEvent as a polled
-run; the announcement shows what a channel needs and keeps Block Kit's limits."""
+run, whatever the chunks they stream in; what cannot be held is refused; the announcement shows what
+a channel needs and keeps Block Kit's limits."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from bot.buddy.models import Execution
 from bot.render.announcement import render_announcement
 from bot.render.limits import block_kit_violations
-from bot.subscriptions.events import parse_webhook, polled_event
+from bot.subscriptions.events import MAX_KEPT_BYTES, MAX_VALUE_BYTES, RunEvent, WebhookReader, polled_event, webhook_event
 from bot.subscriptions.router import Change
 from bot.subscriptions.store import PipelineKey
 from tests.fakes.buddy import FakeAction, FakeBuddy
@@ -17,6 +18,21 @@ from tests.fakes.buddy_webhooks import execution_payload, push_payload
 
 NOW = datetime.now(timezone.utc)
 PIPELINE = PipelineKey("app.buddy.works", "acme", "web", 7)
+
+
+def read(body: bytes, chunk: int = 64 * 1024) -> tuple[dict | None, str | None]:
+    """Feeds a body to the reader in chunks, as the receiver does: (the run kept, why it was refused)."""
+    reader = WebhookReader()
+    for start in range(0, len(body), chunk):
+        if (refusal := reader.feed(body[start : start + chunk])) is not None:
+            return None, refusal
+    return reader.finish()
+
+
+def parse_webhook(body: bytes, *, chunk: int = 64 * 1024) -> RunEvent | None:
+    execution, refusal = read(body, chunk)
+    assert refusal is None, refusal
+    return webhook_event(execution) if execution is not None else None
 
 
 def failed_run(fake: FakeBuddy, *, log_lines: int = 3):
@@ -47,15 +63,56 @@ def test_webhook_with_megabytes_of_inline_logs_keeps_none_of_them(fake_buddy):
     run = failed_run(fake_buddy, log_lines=200_000)
     body = json.dumps(execution_payload(fake_buddy, run)).encode()
     assert len(body) > 2_000_000
-    pushed = parse_webhook(body)
+    kept, _ = read(body)
+    assert kept is not None and len(kept["action_executions"]) == 2
+    assert all("log" not in action and "log_url" in action and "action" in action for action in kept["action_executions"])
+    pushed = webhook_event(kept)
     assert pushed is not None and pushed.status == "FAILED"
     assert all(action.log is None for action in pushed.execution.action_executions)
 
 
+def test_any_chunking_of_a_delivery_keeps_the_same_run(fake_buddy):
+    run = failed_run(fake_buddy)
+    payload = execution_payload(fake_buddy, run)
+    payload["execution"]["comment"] = 'quotes " and backslashes \\ and \\" and unicode é ✓'
+    payload["execution"]["action_executions"][1]["log"].append('a "quoted" line \\ ending in a backslash \\')
+    body = json.dumps(payload).encode()
+    expected = dict(payload["execution"], action_executions=[
+        {k: v for k, v in action.items() if k != "log"} for action in payload["execution"]["action_executions"]])
+    for chunk in (1, 2, 3, 7, 64, len(body)):
+        assert read(body, chunk) == (expected, None), chunk
+
+
+def test_one_value_too_long_to_hold_is_refused_even_behind_escaped_quotes(fake_buddy):
+    run = failed_run(fake_buddy)
+    over, under = MAX_VALUE_BYTES // 2 + 1, MAX_VALUE_BYTES // 2 - 100  # characters JSON writes as two bytes each
+    lines = [("x" * (MAX_VALUE_BYTES + 1), False), ('"' * over, False), ("\\" * over, False),
+             ('"' * under, True), ('\\"' * (under // 2), True)]
+    for shift in ("", "!"):  # moves where the 1 MB pieces cut the escapes
+        for line, fits in lines:
+            run.actions[1].log = ["fine" + shift, line, "AssertionError: boom"]
+            kept, refusal = read(json.dumps(execution_payload(fake_buddy, run)).encode())
+            if fits:
+                assert refusal is None and kept is not None and "log" not in kept["action_executions"][1]
+            else:
+                assert kept is None and refusal == f"one value in it runs over {MAX_VALUE_BYTES // 2**20} MB"
+    # Many lines adding up to far more are fine: each is short.
+    run.actions[1].log = ["y" * 1000] * 20_000
+    assert read(json.dumps(execution_payload(fake_buddy, run)).encode())[1] is None
+
+
+def test_a_run_too_large_to_keep_without_its_logs_is_refused(fake_buddy):
+    run = failed_run(fake_buddy)
+    payload = execution_payload(fake_buddy, run)
+    payload["execution"]["action_executions"] *= MAX_KEPT_BYTES // 1000
+    kept, refusal = read(json.dumps(payload).encode())
+    assert kept is None and refusal == f"its run, without the logs, runs over {MAX_KEPT_BYTES // 2**20} MB"
+
+
 def test_push_events_junk_and_foreign_hosts_are_ignored(fake_buddy):
     assert parse_webhook(json.dumps(push_payload()).encode()) is None
-    assert parse_webhook(b"not json") is None
-    assert parse_webhook(b"[1, 2]") is None
+    for junk in (b"not json", b"[1, 2]", b"", b'{"execution": {"id": 1', b'{"execution": "\xff"}', b'{"execution": 1} x'):
+        assert parse_webhook(junk) is None, junk
     run = failed_run(fake_buddy)
     payload = execution_payload(fake_buddy, run)
     payload["execution"]["html_url"] = payload["execution"]["html_url"].replace("app.buddy.works", "evil.example.com")

@@ -1,18 +1,57 @@
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncApp
+from collections.abc import Awaitable, Callable
 
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.render.blocks import OPEN_ACTION
 from bot.render.morelog import MORE_LOG_ACTION
 from bot.render.subscriptions import REMOVE_ACTION
 from bot.slack.app import Services
+from bot.slack.effects import SlackEffects
+from bot.slack.intake import CLICK
 from bot.slack.listeners.actions.more_log import MoreLog
-from bot.slack.listeners.actions.open_in_buddy import OPEN_ACTION, acknowledge
+from bot.slack.listeners.actions.open_in_buddy import acknowledge
 from bot.slack.listeners.actions.refresh import REFRESH_ACTION, Refresh
 from bot.slack.listeners.actions.subscription_remove import RemoveSubscription
+from bot.work.queue import Unit
+
+Answer = Callable[[dict, AsyncWebClient, AsyncRespond, SlackEffects | None], Awaitable[None]]
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    app.action(REMOVE_ACTION)(RemoveSubscription(services).handle)
-    app.action(REFRESH_ACTION)(Refresh(services).handle)
-    app.action(MORE_LOG_ACTION)(MoreLog(services).handle)
+    answers: dict[str, Answer] = {
+        REMOVE_ACTION: RemoveSubscription(services).answer,
+        REFRESH_ACTION: Refresh(services).answer,
+        MORE_LOG_ACTION: MoreLog(services).answer,
+    }
+    for action_id in answers:
+        app.action(action_id)(_acknowledge_then_run(services, answers))
     app.action(OPEN_ACTION)(acknowledge)
+
+    async def run(unit: Unit) -> None:
+        """A click's work, right after its acknowledgement or taken over after a crash."""
+        body = unit.payload
+        answer = answers.get(str(((body.get("actions") or [{}])[0]).get("action_id")))
+        if answer is not None:
+            respond = AsyncRespond(response_url=body.get("response_url"))
+            await answer(body, app.client, respond, SlackEffects(app.client, services.work, unit))
+
+    services.work.register(CLICK, run)
+
+
+def _acknowledge_then_run(services: Services, answers: dict[str, Answer]):
+    async def handle(ack: AsyncAck, body: dict, client: AsyncWebClient, respond: AsyncRespond, context: dict) -> None:
+        await ack()  # Bolt replies to Slack at once; the rest runs after
+        unit = context.get("unit")
+        if unit is not None:
+            await services.work.run(unit)
+            return
+        answer = answers.get(str(((body.get("actions") or [{}])[0]).get("action_id")))
+        if answer is not None:
+            await answer(body, client, respond, None)
+
+    return handle

@@ -10,7 +10,6 @@ import logging
 import re
 from dataclasses import dataclass
 
-from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -82,12 +81,8 @@ def clicked_ref(services: Services, click: Click) -> tuple[BuddyRef | None, str 
     return plan.refs[0], None
 
 
-async def acknowledged_click(
-    ack: AsyncAck, body: dict, client: AsyncWebClient, services: Services
-) -> tuple[Click, BuddyRef] | None:
-    """Acknowledges the click at once (Bolt replies to Slack, the rest runs after), then reads it:
-    the click and its run, or None once the person has been told why not."""
-    await ack()
+async def clicked_run(body: dict, client: AsyncWebClient, services: Services) -> tuple[Click, BuddyRef] | None:
+    """The click and its run, or None once the person has been told why not."""
     click = read_click(body)
     if click is None:
         return None

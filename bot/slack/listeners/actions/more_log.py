@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -23,10 +22,12 @@ from bot.render.blocks import actions, button
 from bot.render.limits import MAX_BUTTON_VALUE
 from bot.render.logtail import inline_log_block
 from bot.render.morelog import MORE_LOG_ACTION, log_block_title, more_log_end, more_log_value, render_log_block
+from bot.render.scrub import learn_run_secrets
 from bot.report import RunReport
 from bot.slack.app import Services
 from bot.slack.delivery import post_log, slack_error
-from bot.slack.listeners.actions.clicks import Click, acknowledged_click, tell
+from bot.slack.effects import SlackEffects
+from bot.slack.listeners.actions.clicks import Click, clicked_run, tell
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,16 @@ class MoreLog:
         self.lookup = services.responder.lookup
         self.settings = services.settings
 
-    async def handle(self, ack: AsyncAck, body: dict, client: AsyncWebClient, respond: AsyncRespond) -> None:
-        clicked = await acknowledged_click(ack, body, client, self.services)
+    async def answer(
+        self, body: dict, client: AsyncWebClient, respond: AsyncRespond, effects: SlackEffects | None = None
+    ) -> None:
+        clicked = await clicked_run(body, client, self.services)
         if clicked is None:
             return
         click, ref = clicked
         try:
             report = await self.lookup.report(ref)
+            learn_run_secrets(report, self.settings.secret_key_regex)  # the lines posted are scrubbed of them
             block, note = await self._next_block(report, more_log_end(click.value))
         except errors.BuddyError as exc:
             await tell(client, click, explain(exc, ref))
@@ -66,7 +70,7 @@ class MoreLog:
                 await respond(response_type="ephemeral", replace_original=False, **_inline(block))
                 return
             snippet = Answer(ref=block.log_ref, message={}, snippet=block.text, snippet_title=block.title)
-            await post_log(client, snippet, channel=click.channel, thread_ts=click.thread)
+            await post_log(client, snippet, channel=click.channel, thread_ts=click.thread, effects=effects, name="more-log")
             if click.message.get("blocks"):
                 await _move_button(client, click, block)
         except SlackApiError as exc:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-OPEN_ACTION = "buddy_open"
-
 
 async def acknowledge(ack: AsyncAck) -> None:
     await ack()

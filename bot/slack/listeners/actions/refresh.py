@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.app import Services
 from bot.slack.delivery import slack_error
-from bot.slack.listeners.actions.clicks import acknowledged_click, show, tell
+from bot.slack.effects import SlackEffects
+from bot.slack.listeners.actions.clicks import clicked_run, show, tell
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,10 @@ class Refresh:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def handle(self, ack: AsyncAck, body: dict, client: AsyncWebClient, respond: AsyncRespond) -> None:
-        clicked = await acknowledged_click(ack, body, client, self.services)
+    async def answer(
+        self, body: dict, client: AsyncWebClient, respond: AsyncRespond, effects: SlackEffects | None = None
+    ) -> None:
+        clicked = await clicked_run(body, client, self.services)
         if clicked is None:
             return
         click, ref = clicked

@@ -14,7 +14,9 @@ from bot.answers import USAGE, Plan, Request
 from bot.render.notice import render_help, render_notice
 from bot.slack.app import Services
 from bot.slack.delivery import UNREACHABLE, deliver, slack_error
+from bot.slack.effects import SlackEffects
 from bot.slack.listeners.commands.subscriptions import SubscriptionCommands
+from bot.work.queue import Unit
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +42,24 @@ class BuddyCommand:
         )
         return self.services.responder.plan(request)
 
-    async def handle(self, ack: AsyncAck, command: dict, client: AsyncWebClient, respond: AsyncRespond) -> None:
+    async def handle(self, ack: AsyncAck, command: dict, client: AsyncWebClient, respond: AsyncRespond, context: dict) -> None:
         """Bolt (process_before_response=False) sends the acknowledgement as soon as ack() is called,
         while this goes on with the lookup. Not a lazy listener: Bolt deep-copies the request for those,
-        Slack client and its shared connection pool included."""
+        Slack client and its shared connection pool included. The request is already a unit of work
+        (``bot.slack.intake``): answering it is running the unit."""
         await self.ack(ack, command)
         await asyncio.sleep(ACK_HEADSTART_S)
-        await self.answer(command, client, respond)
+        unit = context.get("unit")
+        if unit is None:
+            await self.answer(command, client, respond)
+            return
+        await self.services.work.run(unit)
+
+    async def run(self, unit: Unit, client: AsyncWebClient) -> None:
+        """The unit's work, the same whether it runs right after the ack or is taken over later."""
+        command = unit.payload
+        respond = AsyncRespond(response_url=command.get("response_url"))
+        await self.answer(command, client, respond, effects=SlackEffects(client, self.services.work, unit))
 
     async def ack(self, ack: AsyncAck, command: dict) -> None:
         """Answers from what is known without Buddy: help, usage errors and refusals are ephemeral."""
@@ -67,7 +80,9 @@ class BuddyCommand:
             count = len(plan.refs)
             await ack(text=f":mag: Looking up {count} Buddy run{'s' if count > 1 else ''}…")
 
-    async def answer(self, command: dict, client: AsyncWebClient, respond: AsyncRespond) -> None:
+    async def answer(
+        self, command: dict, client: AsyncWebClient, respond: AsyncRespond, *, effects: SlackEffects | None = None
+    ) -> None:
         text = command.get("text", "").strip()
         word = text.split(maxsplit=1)[0].lower() if text else ""
         if word in SUBCOMMANDS:
@@ -79,7 +94,7 @@ class BuddyCommand:
         if plan.refusal or not plan.refs:
             return
         user = command.get("user_id")
-        for ref in plan.refs:
+        for index, ref in enumerate(plan.refs):
             answer = await self.services.responder.answer(ref, requested_by=user)
             if answer.failed:
                 await respond(response_type="ephemeral", **answer.message)
@@ -92,6 +107,8 @@ class BuddyCommand:
                     response_url=command.get("response_url"),
                     user=user,
                     watcher=self.services.watcher,
+                    effects=effects,
+                    name=f"link{index}",
                 )
             except SlackApiError as exc:
                 error = slack_error(exc)

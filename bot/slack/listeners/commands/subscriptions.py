@@ -31,7 +31,7 @@ NOT_A_MEMBER = "Saved, but I'm not in this conversation, so I can't post its run
 class SubscriptionCommands:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.store = SubscriptionStore(services.store)
+        self.store = SubscriptionStore(services.state)
         self.manager = SubscriptionManager(self.store, services.responder.lookup.client, services.settings)
 
     async def ack(self, ack: AsyncAck, command: dict) -> None:
@@ -41,10 +41,10 @@ class SubscriptionCommands:
         if refusal:
             await ack(**render_notice(refusal))
         elif word == "subscriptions":
-            await ack(**render_subscription_list(self.store.for_channel(channel)))
+            await ack(**render_subscription_list(await self.store.for_channel(channel)))
         elif word == "unsubscribe":
             arguments = self._arguments(rest)
-            await ack(**render_reply(self.manager.unsubscribe(channel, arguments)))
+            await ack(**render_reply(await self.manager.unsubscribe(channel, arguments)))
         else:
             await ack(text=f":hourglass_flowing_sand: Checking that I can read {self._arguments(rest).target.label}…")
 
@@ -52,7 +52,7 @@ class SubscriptionCommands:
         word, rest = _split(command)
         if word != "subscribe" or self._refusal(command):
             return
-        channel, user = command.get("channel_id", ""), command.get("user_id")
+        channel, user = command.get("channel_id", ""), str(command.get("user_id") or "")
         try:
             reply = render_reply(await self.manager.subscribe(channel, user, self._arguments(rest)))
         except Exception:

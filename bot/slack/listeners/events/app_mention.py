@@ -6,14 +6,26 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import Request
 from bot.slack.app import Services
-from bot.slack.conversation import reply_to, without_mentions
+from bot.slack.conversation import reply_to, reply_to_bot_message, without_mentions
+from bot.slack.effects import SlackEffects
+from bot.slack.message_kinds import posted_by_bot
+from bot.work.queue import Unit
 
 
 class AppMention:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def handle(self, event: dict, client: AsyncWebClient) -> None:
+    async def run(self, unit: Unit, client: AsyncWebClient) -> None:
+        await self.answer(unit.payload["event"], client, effects=SlackEffects(client, self.services.work, unit))
+
+    async def answer(self, event: dict, client: AsyncWebClient, *, effects: SlackEffects | None = None) -> None:
+        if "channel" not in event or "ts" not in event:
+            return  # no message to answer in the thread of
+        if posted_by_bot(event):
+            # Its message event comes too: answered the same way, whichever arrives first.
+            await reply_to_bot_message(self.services, client, event, effects=effects)
+            return
         request = Request(
             text=without_mentions(event.get("text", "")),
             whole_argument=True,
@@ -28,4 +40,5 @@ class AppMention:
             ts=event["ts"],
             thread_ts=event.get("thread_ts"),
             quiet=False,
+            effects=effects,
         )

@@ -20,6 +20,7 @@ from bot.buddy.refs import MAX_REFERENCES
 from bot.render.unfurl import render_unfurl
 from bot.slack.app import Services
 from bot.slack.delivery import slack_error
+from bot.work.queue import Unit
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +31,16 @@ class LinkShared:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def handle(self, event: dict, client: AsyncWebClient) -> None:
+    async def run(self, unit: Unit, client: AsyncWebClient) -> None:
+        await self.unfurl(unit.payload["event"], client)
+
+    async def unfurl(self, event: dict, client: AsyncWebClient) -> None:
         channel = str(event.get("channel") or "")
         if channel.startswith("D") and event.get("is_bot_user_member"):
             return  # a DM with the bot itself: the message is a request, and gets the full answer
-        urls = [link.get("url") for link in event.get("links") or [] if isinstance(link, dict)]
-        urls = list(dict.fromkeys(url for url in urls if isinstance(url, str) and url))[:MAX_REFERENCES]
+        links = event.get("links")
+        found = [link.get("url") for link in links if isinstance(link, dict)] if isinstance(links, list) else []
+        urls = list(dict.fromkeys(url for url in found if isinstance(url, str) and url))[:MAX_REFERENCES]
         previews = await asyncio.gather(*(self._preview(url, channel, event.get("user")) for url in urls))
         unfurls = {url: preview for url, preview in zip(urls, previews) if preview is not None}
         if not unfurls:

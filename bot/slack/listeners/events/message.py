@@ -8,19 +8,21 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import Request
 from bot.slack.app import Services
-from bot.slack.conversation import reply_to, without_mentions
-from bot.slack.message_text import message_text
-
-# Subtypes that are a new message with content; edits, deletions and joins are not requests.
-ANSWERED_SUBTYPES = {None, "bot_message", "thread_broadcast", "file_share"}
+from bot.slack.conversation import reply_to, reply_to_bot_message, without_mentions
+from bot.slack.effects import SlackEffects
+from bot.slack.message_kinds import worth_answering
+from bot.work.queue import Unit
 
 
 class Message:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def handle(self, event: dict, client: AsyncWebClient, context: dict) -> None:
-        if event.get("subtype") not in ANSWERED_SUBTYPES or "ts" not in event or "channel" not in event:
+    async def run(self, unit: Unit, client: AsyncWebClient) -> None:
+        await self.answer(unit.payload["event"], client, effects=SlackEffects(client, self.services.work, unit))
+
+    async def answer(self, event: dict, client: AsyncWebClient, *, effects: SlackEffects | None = None) -> None:
+        if not worth_answering(event, reply_to_links=self.services.settings.reply_to_links):
             return
         channel, ts = event["channel"], event["ts"]
         if event.get("channel_type") == "im":
@@ -31,19 +33,15 @@ class Message:
                 user=event.get("user"),
                 is_direct=True,
             )
-            await reply_to(self.services, client, request, channel=channel, ts=ts, thread_ts=event.get("thread_ts"), quiet=False)
+            await reply_to(
+                self.services,
+                client,
+                request,
+                channel=channel,
+                ts=ts,
+                thread_ts=event.get("thread_ts"),
+                quiet=False,
+                effects=effects,
+            )
             return
-        bot_user = context.get("bot_user_id")
-        if not self.services.settings.reply_to_links or (bot_user and f"<@{bot_user}" in (event.get("text") or "")):
-            return  # a mention is answered through app_mention
-        if not posted_by_bot(event):
-            return  # a person's link is unfurled instead (link_shared); a thread reply would say it twice
-        request = Request(text=message_text(event), whole_argument=False, channel=channel, user=event.get("user"))
-        await reply_to(
-            self.services, client, request, channel=channel, ts=ts, thread_ts=event.get("thread_ts"), quiet=True, runs_only=True
-        )
-
-
-def posted_by_bot(event: dict) -> bool:
-    """Buddy's notifications and other integrations post as bots; people do not."""
-    return bool(event.get("bot_id")) or event.get("subtype") == "bot_message"
+        await reply_to_bot_message(self.services, client, event, effects=effects)

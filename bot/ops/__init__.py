@@ -1,0 +1,1 @@
+"""Operating the bot: Prometheus metrics, and the /health, /ready and /metrics endpoints."""

@@ -1,0 +1,160 @@
+"""Every table of the bot's state, declared once for both engines (SQLAlchemy Core).
+
+Times are Unix seconds (floats), as in release 0.1, so the same values mean the same on SQLite and
+PostgreSQL. Buddy handles (host, workspace, project) are compared case-insensitively with ``lower()``
+in queries: PostgreSQL has no ``COLLATE NOCASE``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# -- release 0.1 -------------------------------------------------------------------------------
+
+claims = Table(
+    "claims",
+    metadata,
+    Column("channel", String, nullable=False),
+    Column("ts", String, nullable=False),
+    Column("claimed_at", Float, nullable=False),
+    Column("unit_id", String(32)),  # 0002: the unit of work answering the message
+    PrimaryKeyConstraint("channel", "ts"),
+)
+
+watches = Table(
+    "watches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String, nullable=False),
+    Column("ts", String, nullable=False),
+    Column("thread_ts", String),
+    Column("host", String, nullable=False),
+    Column("workspace", String, nullable=False),
+    Column("project", String, nullable=False),
+    Column("pipeline_id", BigInteger, nullable=False),
+    Column("execution_id", String),
+    Column("action_execution_id", String),
+    Column("requested_by", String),
+    Column("style", String, nullable=False, server_default="summary"),
+    Column("started_at", Float, nullable=False),
+    Column("next_poll_at", Float, nullable=False),
+    Column("interval_s", Float, nullable=False),
+    Column("last_state", Text),
+    # 0002: the replica polling this watch, until when (another takes it over after that), and the
+    # replica it was taken from when that one died mid-poll.
+    Column("owner", String),
+    Column("lease_until", Float),
+    Column("taken_from", String),
+    UniqueConstraint("channel", "ts"),
+    Index("watches_due", "next_poll_at"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String, nullable=False),
+    Column("host", String, nullable=False),
+    Column("workspace", String, nullable=False),
+    Column("project", String, nullable=False),
+    Column("pipeline_id", BigInteger, nullable=False),  # 0: every pipeline of the project
+    Column("branch", String, nullable=False),  # '': every branch
+    Column("mode", String, nullable=False),
+    Column("created_by", String),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("channel", "host", "workspace", "project", "pipeline_id", "branch"),
+)
+
+announced_runs = Table(
+    "announced_runs",
+    metadata,
+    Column("channel", String, nullable=False),
+    Column("run_url", String, nullable=False),
+    Column("ts", String, nullable=False),
+    Column("final", Integer, nullable=False),  # 0: the start was posted, the end not yet
+    Column("announced_at", Float, nullable=False),
+    PrimaryKeyConstraint("channel", "run_url"),
+)
+
+final_statuses = Table(
+    "final_statuses",
+    metadata,
+    Column("host", String, nullable=False),
+    Column("workspace", String, nullable=False),
+    Column("project", String, nullable=False),
+    Column("pipeline_id", BigInteger, nullable=False),
+    Column("branch", String, nullable=False),
+    Column("run_url", String, nullable=False),
+    Column("run_order", BigInteger, nullable=False),  # the execution's number: higher is newer
+    Column("status", String, nullable=False),
+    Column("previous_status", String),
+    PrimaryKeyConstraint("host", "workspace", "project", "pipeline_id", "branch"),
+)
+
+# -- 0002: durable work, shared schedules, the web-id map ----------------------------------------
+
+work_units = Table(
+    "work_units",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String, nullable=False),
+    # What makes a redelivery the same unit: a command's trigger_id, a message's channel and ts…
+    Column("dedupe_key", String, nullable=False, unique=True),
+    Column("payload", Text, nullable=False),
+    Column("status", String, nullable=False),  # queued, running, done
+    Column("owner", String),
+    Column("lease_until", Float),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("done_at", Float),
+    Column("degraded", Boolean, nullable=False, server_default="0"),
+    Index("work_units_due", "status", "lease_until"),
+)
+
+work_effects = Table(
+    "work_effects",
+    metadata,
+    Column("unit_id", String(32), nullable=False),
+    Column("name", String, nullable=False),
+    Column("result", Text, nullable=False),
+    Column("recorded_at", Float, nullable=False),
+    PrimaryKeyConstraint("unit_id", "name"),
+)
+
+execution_ids = Table(
+    "execution_ids",
+    metadata,
+    Column("host", String, nullable=False),
+    Column("workspace", String, nullable=False),
+    Column("project", String, nullable=False),
+    Column("pipeline_id", BigInteger, nullable=False),
+    Column("web_id", String, nullable=False),
+    Column("api_id", BigInteger, nullable=False),
+    PrimaryKeyConstraint("host", "workspace", "project", "pipeline_id", "web_id"),
+)
+
+# One row per periodic job shared by the replicas (a subscribed pipeline's poll, a web-id scan):
+# whoever moves ``due_at`` forward first does the job this time.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("due_at", Float, nullable=False),
+    Column("owner", String),
+)

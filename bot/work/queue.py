@@ -1,0 +1,381 @@
+"""Units of work, their leases and their effects, in the state store.
+
+A unit is inserted (``accept``) before the acknowledgement leaves, keyed by what makes a redelivery
+the same request (a command's ``trigger_id``, a message's channel and ts): a second delivery, a
+replay, or Slack's retry reaching another replica finds the key taken and is not answered again.
+
+The worker that accepted a unit holds it under a lease of ``WORK_LEASE_S``, renewed while it works.
+When a worker dies its leases run out, and any replica (or the restarted process) takes the unit
+over and runs it again from its payload. Each effect (a post, an upload, an edit) is recorded when
+done, so a take-over repeats none and skips none; for an effect in flight at the crash, the take-over
+asks the effect's own ``find`` whether it landed before doing it again.
+
+While the store is down (``StoreHealth``), units live in memory only and are written down as answered
+once it is back, so that Slack's later retries of them are not answered twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.ops.metrics import Metrics, WorkEvent
+from bot.state.store import StateStore, StateUnavailable
+from bot.state.tables import work_effects, work_units
+from bot.work.health import StoreHealth
+
+log = logging.getLogger(__name__)
+
+RUNNING, DONE = "running", "done"
+MAX_ATTEMPTS = 5  # a unit that kept its worker from finishing this often is given up, with a log line
+TAKE_OVER_BATCH = 50
+DEGRADED_RETRY_S = 1.0
+UPKEEP_MAX_S = 1.0
+Result = dict[str, Any]
+Handler = Callable[["Unit"], Awaitable[None]]
+
+
+@dataclass
+class Unit:
+    id: str
+    kind: str
+    key: str
+    payload: dict[str, Any]
+    attempts: int
+    started_at: float
+    degraded: bool = False  # held in memory only: the store was down when it came in
+    effects: dict[str, Result] = field(default_factory=dict)  # recorded so far (a take-over loads them)
+
+    @property
+    def taken_over(self) -> bool:
+        """Run again after a worker died: an effect not recorded may still have landed."""
+        return self.attempts > 1
+
+
+class WorkQueue:
+    def __init__(
+        self,
+        state: StateStore,
+        *,
+        owner: str | None = None,
+        lease_s: float = 30.0,
+        health: StoreHealth | None = None,
+        clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.state = state
+        self.metrics = metrics
+        self.owner = owner or uuid.uuid4().hex
+        self.lease_s = lease_s
+        self.health = health or StoreHealth()
+        self.clock = clock
+        self._handlers: dict[str, Handler] = {}
+        self._running: dict[str, asyncio.Task] = {}
+        self._answered_in_memory: dict[str, Unit] = {}  # degraded: keys answered, to write down later
+        self._stopping = False
+        self.counts = {"accepted": 0, "taken_over": 0, "retried": 0, "done": 0, "done_degraded": 0, "replays": 0}
+
+    def register(self, kind: str, handler: Handler) -> None:
+        self._handlers[kind] = handler
+
+    # -- taking work in ----------------------------------------------------------------------------
+
+    async def accept(self, kind: str, key: str, payload: dict[str, Any]) -> Unit | None:
+        """Records a new unit under this worker's lease; None when ``key`` was accepted before."""
+        now = self.clock()
+        unit = Unit(uuid.uuid4().hex, kind, key, payload, attempts=1, started_at=now)
+        if key in self._answered_in_memory:
+            self.counts["replays"] += 1
+            return None
+        try:
+            async with self.state.begin() as db:
+                await db.execute(
+                    insert(work_units).values(
+                        id=unit.id,
+                        kind=kind,
+                        dedupe_key=key,
+                        payload=json.dumps(payload),
+                        status=RUNNING,
+                        owner=self.owner,
+                        lease_until=now + self.lease_s,
+                        attempts=1,
+                        created_at=now,
+                        started_at=now,
+                    )
+                )
+        except IntegrityError:
+            self.counts["replays"] += 1
+            return None
+        except StateUnavailable as exc:
+            self.health.failed(str(exc))
+            unit.degraded = True
+            self._answered_in_memory[key] = unit
+        self.counts["accepted"] += 1
+        return unit
+
+    def start(self, unit: Unit) -> asyncio.Task:
+        """Runs the unit's handler in the background (the acknowledgement is not held up)."""
+        task = asyncio.create_task(self.run(unit), name=f"unit-{unit.kind}-{unit.id[:8]}")
+        self._running[unit.id] = task
+        task.add_done_callback(lambda _t: self._running.pop(unit.id, None))
+        return task
+
+    async def run(self, unit: Unit) -> None:
+        handler = self._handlers.get(unit.kind)
+        try:
+            if handler is None:
+                log.error("no handler for work of kind %r; unit %s dropped", unit.kind, unit.id)
+            else:
+                await handler(unit)
+        except asyncio.CancelledError:
+            raise  # shutting down: the lease is handed back, another worker finishes it
+        except Exception:
+            # Handlers tell the person themselves; this is a bug, and running it again would repeat it.
+            log.exception("unit %s (%s) failed", unit.id, unit.kind)
+        await self._done(unit)
+
+    async def _done(self, unit: Unit) -> None:
+        if unit.degraded:
+            self.counts["done_degraded"] += 1
+            if self.metrics is not None:
+                self.metrics.work_unit_event("done_degraded")
+            return
+        try:
+            async with self.state.begin() as db:
+                await db.execute(
+                    update(work_units)
+                    .where(work_units.c.id == unit.id, work_units.c.owner == self.owner)
+                    .values(status=DONE, done_at=self.clock(), owner=None, lease_until=None, payload="{}")
+                )
+        except StateUnavailable as exc:
+            # The effects are out; only the record is missing. The unit may be taken over once the
+            # store is back, and its recorded (or found) effects are then not repeated.
+            self.health.failed(str(exc))
+            return
+        self.counts["done"] += 1
+
+    # -- effects -----------------------------------------------------------------------------------
+
+    async def effect(
+        self,
+        unit: Unit,
+        name: str,
+        do: Callable[[], Awaitable[Result]],
+        *,
+        find: Callable[[], Awaitable[Result | None]] | None = None,
+    ) -> Result:
+        """Does ``do`` once for this unit: a recorded result is returned as it is; a take-over first
+        asks ``find`` whether the effect landed before the crash. ``do`` and ``find`` return what a
+        later step needs (a message's ts), JSON-serialisable."""
+        if name in unit.effects:
+            return unit.effects[name]
+        if unit.taken_over and find is not None:
+            found = await find()
+            if found is not None:
+                log.info("unit %s: %s had landed before the take-over; not repeated", unit.id, name)
+                await self._record(unit, name, found)
+                return found
+        result = await do()
+        await self._record(unit, name, result)
+        return result
+
+    async def _record(self, unit: Unit, name: str, result: Result) -> None:
+        unit.effects[name] = result
+        if unit.degraded:
+            return
+        try:
+            async with self.state.begin() as db:
+                await db.execute(
+                    insert(work_effects).values(unit_id=unit.id, name=name, result=json.dumps(result), recorded_at=self.clock())
+                )
+        except IntegrityError:
+            pass  # recorded by the worker this unit was taken from, after it lost the lease
+        except StateUnavailable as exc:
+            self.health.failed(str(exc))
+
+    async def unit_of(self, unit_id: str, kind: str, *, taken_over: bool, started_at: float) -> Unit:
+        """A unit for work whose lease lives elsewhere (a watch's row): its effects are recorded here
+        all the same, and a take-over sees those already done."""
+        unit = Unit(unit_id, kind, key="", payload={}, attempts=2 if taken_over else 1, started_at=started_at)
+        if taken_over:
+            try:
+                async with self.state.begin() as db:
+                    recorded = await db.execute(
+                        select(work_effects.c.name, work_effects.c.result).where(work_effects.c.unit_id == unit_id)
+                    )
+                    unit.effects = {name: json.loads(result) for name, result in recorded}
+            except StateUnavailable as exc:
+                self.health.failed(str(exc))
+        return unit
+
+    # -- leases ------------------------------------------------------------------------------------
+
+    async def renew(self) -> None:
+        """Extends the leases of the units this worker is running."""
+        if not self._running:
+            return
+        async with self.state.begin() as db:
+            await db.execute(
+                update(work_units)
+                .where(work_units.c.owner == self.owner, work_units.c.status == RUNNING)
+                .values(lease_until=self.clock() + self.lease_s)
+            )
+
+    async def take_over(self, *, everything: bool = False) -> int:
+        """Takes the units whose lease ran out (``everything``: every unfinished one, for a lone
+        SQLite process starting up: whatever is unfinished was its own before the restart) and
+        starts them; returns how many."""
+        now = self.clock()
+        lapsed = work_units.c.status == RUNNING
+        if not everything:
+            lapsed = lapsed & (work_units.c.lease_until < now)
+        async with self.state.begin() as db:
+            candidates = (await db.execute(select(work_units.c.id).where(lapsed).limit(TAKE_OVER_BATCH))).scalars().all()
+        taken = 0
+        for unit_id in candidates:
+            unit = await self._take(unit_id, lapsed, now)
+            if unit is None:
+                continue
+            taken += 1
+            if unit.attempts > MAX_ATTEMPTS:
+                log.error("unit %s (%s) was started %d times without finishing; giving up", unit.id, unit.kind, unit.attempts - 1)
+                await self._done(unit)
+                continue
+            event: WorkEvent = "retried" if everything else "taken_over"  # everything: its own, from before a restart
+            self.counts[event] += 1
+            if self.metrics is not None:
+                self.metrics.work_unit_event(event)
+            log.info("taking over unit %s (%s), attempt %d", unit.id, unit.kind, unit.attempts)
+            self.start(unit)
+        return taken
+
+    async def _take(self, unit_id: str, lapsed: Any, now: float) -> Unit | None:
+        """One conditional UPDATE: of two replicas taking the same unit, one gets the row."""
+        async with self.state.begin() as db:
+            row = (
+                await db.execute(
+                    update(work_units)
+                    .where(work_units.c.id == unit_id, lapsed)
+                    .values(owner=self.owner, lease_until=now + self.lease_s, attempts=work_units.c.attempts + 1)
+                    .returning(*work_units.c)
+                )
+            ).first()
+            if row is None:
+                return None
+            recorded = await db.execute(
+                select(work_effects.c.name, work_effects.c.result).where(work_effects.c.unit_id == unit_id)
+            )
+            effects = {name: json.loads(result) for name, result in recorded}
+        return Unit(
+            row.id,
+            row.kind,
+            row.dedupe_key,
+            json.loads(row.payload),
+            attempts=row.attempts,
+            started_at=row.started_at or row.created_at,
+            effects=effects,
+        )
+
+    async def release(self) -> None:
+        """Hands back the leases of units still running here, so another replica takes them at once."""
+        async with self.state.begin() as db:
+            await db.execute(
+                update(work_units).where(work_units.c.owner == self.owner, work_units.c.status == RUNNING).values(lease_until=0.0)
+            )
+
+    # -- degraded mode -----------------------------------------------------------------------------
+
+    async def recover(self) -> bool:
+        """While degraded: True once the store takes writes again and what was answered meanwhile
+        is written down (as done units, so retries of those requests are not answered again)."""
+        if not self.health.degraded:
+            return True
+        try:
+            await self.state.check(self.owner)
+            now = self.clock()
+            for key, unit in list(self._answered_in_memory.items()):
+                if unit.id in self._running:
+                    continue  # still being answered: written down when next this runs
+                try:
+                    async with self.state.begin() as db:
+                        await db.execute(
+                            insert(work_units).values(
+                                id=unit.id,
+                                kind=unit.kind,
+                                dedupe_key=key,
+                                payload="{}",
+                                status=DONE,
+                                attempts=unit.attempts,
+                                created_at=unit.started_at,
+                                started_at=unit.started_at,
+                                done_at=now,
+                                degraded=True,
+                            )
+                        )
+                except IntegrityError:
+                    pass  # another replica answered the same request meanwhile, and recorded it
+                del self._answered_in_memory[key]
+        except StateUnavailable as exc:
+            self.health.failed(str(exc))
+            return False
+        if self._answered_in_memory:
+            return False
+        self.health.recovered()
+        return True
+
+    # -- the background loop -------------------------------------------------------------------------
+
+    async def maintain(self, *, interval: float | None = None) -> None:
+        """Renews leases, takes over lapsed units and leaves degraded mode, until cancelled."""
+        # At least once a second: a lease handed back (a replica shutting down) is taken at once.
+        interval = interval if interval is not None else max(0.05, min(self.lease_s / 3, UPKEEP_MAX_S))
+        while True:
+            try:
+                if self.health.degraded:
+                    await self.recover()
+                else:
+                    await self.renew()
+                    await self.take_over()
+                    await self._count()
+            except StateUnavailable as exc:
+                self.health.failed(str(exc))
+            except Exception:
+                log.exception("the work queue's upkeep failed; trying again")
+            # While degraded, look for the store's return often: /ready waits for it.
+            await asyncio.sleep(min(interval, DEGRADED_RETRY_S) if self.health.degraded else interval)
+
+    async def _count(self) -> None:
+        if self.metrics is None:
+            return
+        async with self.state.begin() as db:
+            waiting = (
+                await db.execute(
+                    select(func.count()).where(work_units.c.status == RUNNING, work_units.c.lease_until < self.clock())
+                )
+            ).scalar()
+        self.metrics.set_work_units("queued", waiting or 0)
+        self.metrics.set_work_units("in_progress", len(self._running))
+
+    async def drain(self, grace_s: float) -> None:
+        """SIGTERM: units in progress get ``grace_s`` to finish; the rest are cancelled and handed back."""
+        self._stopping = True
+        running = list(self._running.values())
+        if running:
+            done, pending = await asyncio.wait(running, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        with contextlib.suppress(StateUnavailable):
+            await self.release()

@@ -1,0 +1,138 @@
+"""The work queue on both engines: a redelivery is not accepted twice, effects are done once, a
+lapsed lease is taken over by exactly one worker, which repeats no recorded effect and asks about
+the one in flight, and a handed-back lease is taken at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.work.queue import Unit, WorkQueue
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_key_is_accepted_once(state):
+    queue = WorkQueue(state, owner="a")
+    first = await queue.accept("command", "command:trigger-1", {"text": "hi"})
+    assert first is not None and not first.taken_over
+    assert await queue.accept("command", "command:trigger-1", {"text": "hi"}) is None
+    assert await WorkQueue(state, owner="b").accept("command", "command:trigger-1", {}) is None  # another replica
+    assert await queue.accept("command", "command:trigger-2", {}) is not None
+
+
+async def test_a_taken_over_unit_repeats_no_recorded_effect_and_asks_about_the_one_in_flight(state):
+    clock = Clock()
+    dead = WorkQueue(state, owner="dead", lease_s=1, clock=clock)
+    unit = await dead.accept("command", "command:t", {"channel": "C1"})
+    assert unit is not None
+    done: list[str] = []
+
+    async def post(name: str) -> dict:
+        done.append(name)
+        return {"ts": f"ts-{name}"}
+
+    assert await dead.effect(unit, "summary", lambda: post("summary")) == {"ts": "ts-summary"}
+    # The worker dies here, with the snippet in flight: nothing recorded of it.
+    clock.now += 2
+    asked: list[str] = []
+    finished = asyncio.Event()
+
+    async def handler(again: Unit) -> None:
+        assert again.taken_over and again.payload == {"channel": "C1"} and again.id == unit.id
+        summary = await survivor.effect(again, "summary", lambda: post("summary-again"))
+        assert summary == {"ts": "ts-summary"}
+
+        async def find() -> dict | None:
+            asked.append("snippet")
+            return None
+
+        await survivor.effect(again, "snippet", lambda: post("snippet"), find=find)
+        finished.set()
+
+    survivor = WorkQueue(state, owner="survivor", lease_s=1, clock=clock)
+    survivor.register("command", handler)
+    assert await survivor.take_over() == 1
+    await asyncio.wait_for(finished.wait(), 5)
+    await asyncio.sleep(0)
+    assert done == ["summary", "snippet"] and asked == ["snippet"]
+    assert await survivor.take_over() == 0  # done: nothing left to take
+
+
+async def test_an_effect_found_to_have_landed_is_recorded_not_repeated(state):
+    clock = Clock()
+    dead = WorkQueue(state, owner="dead", lease_s=1, clock=clock)
+    unit = await dead.accept("command", "command:t", {})
+    clock.now += 2
+    survivor = WorkQueue(state, owner="survivor", lease_s=1, clock=clock)
+    results: list[dict] = []
+
+    async def handler(again: Unit) -> None:
+        async def never() -> dict:
+            raise AssertionError("the post landed before the crash; it must not be sent again")
+
+        async def found() -> dict:
+            return {"ts": "landed"}
+
+        results.append(await survivor.effect(again, "summary", never, find=found))
+
+    survivor.register("command", handler)
+    await survivor.take_over()
+    await asyncio.wait_for(_until(lambda: results), 5)
+    assert results == [{"ts": "landed"}] and unit is not None
+
+
+async def test_two_workers_racing_for_lapsed_units_take_each_once(state):
+    clock = Clock()
+    dead = WorkQueue(state, owner="dead", lease_s=1, clock=clock)
+    for n in range(20):
+        await dead.accept("watch", f"k{n}", {"n": n})
+    clock.now += 2
+    ran: list[tuple[str, int]] = []
+    workers = [WorkQueue(state, owner=name, lease_s=1, clock=clock) for name in ("a", "b", "c")]
+    for worker in workers:
+        worker.register("watch", lambda unit, w=worker: _ran(ran, w.owner, unit))
+    counts = await asyncio.gather(*(worker.take_over() for worker in workers))
+    await asyncio.wait_for(_until(lambda: len(ran) >= 20), 5)
+    await asyncio.sleep(0.05)
+    assert sum(counts) == 20 and sorted(n for _, n in ran) == list(range(20))
+
+
+async def test_a_handed_back_lease_is_taken_at_once(state):
+    clock = Clock()
+    leaving = WorkQueue(state, owner="leaving", lease_s=30, clock=clock)
+    unit = await leaving.accept("command", "k", {})
+    assert unit is not None
+    blocked = asyncio.Event()
+
+    async def slow(_unit: Unit) -> None:
+        await blocked.wait()
+
+    leaving.register("command", slow)
+    leaving.start(unit)
+    other = WorkQueue(state, owner="other", lease_s=30, clock=clock)
+    assert await other.take_over() == 0  # still leased
+    await leaving.drain(grace_s=0.05)
+    taken: list[str] = []
+    other.register("command", lambda u: _append(taken, u.id))
+    assert await other.take_over() == 1
+    await asyncio.wait_for(_until(lambda: taken), 5)
+    assert taken == [unit.id]
+
+
+async def _ran(ran: list, owner: str, unit: Unit) -> None:
+    ran.append((owner, unit.payload["n"]))
+
+
+async def _append(items: list, value: object) -> None:
+    items.append(value)
+
+
+async def _until(condition) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
