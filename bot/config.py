@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     log_lines: int = Field(default=20, ge=1, le=1000)
     secret_variable_patterns: CommaList = tuple(DEFAULT_SECRET_PATTERNS.split(","))
     cache_size: int = 1024
+    why_max_lines: int = Field(default=5000, ge=100, le=100_000)
     cache_ttl_s: float = 3600.0
 
     # Slack
@@ -99,6 +100,9 @@ class Settings(BaseSettings):
     public_url: str = ""
     subscription_poll_seconds: float = Field(default=60.0, ge=0)
     slack_channel_pacing_s: float = Field(default=1.0, ge=0)
+    notify_authors: bool = False
+    flaky_window: int = Field(default=20, ge=2, le=1000)
+    flaky_quiet: bool = True
     buddy_webhook_max_mb: float = Field(default=128.0, gt=0)
     buddy_webhook_max_inflight: int = Field(default=4, ge=1)
 

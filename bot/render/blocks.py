@@ -10,6 +10,7 @@ from typing import Any
 Block = dict[str, Any]
 
 OPEN_ACTION = "buddy_open"  # the Open in Buddy link button: Slack still reports its clicks
+CLAIM_ACTION = "buddy_claim"  # "I'm on it", on every message about a failure; its value is the run's link
 
 
 def mrkdwn(text: str) -> Block:

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-SQLITE_BUSY_TIMEOUT_S = 30
+# One process writes a SQLite store; only a doctor run or a stray second process could make it wait.
+SQLITE_BUSY_TIMEOUT_S = 1
 POSTGRES_CONNECT_TIMEOUT_S = 10
 POSTGRES_POOL_SIZE = 10
 SQLITE_IDLE_CLOSE_S = 0.5
@@ -53,6 +54,9 @@ class StateStore:
         self._in_use = 0
         self._idle_close: asyncio.TimerHandle | None = None
         self._closing: asyncio.Task | None = None
+        # Set when a transaction failed: until a probe (``check``) succeeds, every other transaction
+        # fails at once, so an outage costs a request no wait (an acknowledgement has 3 s).
+        self.down: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -94,8 +98,11 @@ class StateStore:
             await engine.dispose()
 
     @asynccontextmanager
-    async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """One transaction; a database fault becomes StateUnavailable."""
+    async def begin(self, *, probe: bool = False) -> AsyncIterator[AsyncConnection]:
+        """One transaction; a database fault becomes StateUnavailable (at once while the store is
+        known to be down, unless this is the ``probe`` that finds out whether it is back)."""
+        if self.down is not None and not probe:
+            raise StateUnavailable(self.down)
         if self._idle_close is not None:
             self._idle_close.cancel()
             self._idle_close = None
@@ -108,7 +115,8 @@ class StateStore:
         except IntegrityError:
             raise  # a constraint doing its job (a claim already taken), not a fault of the store
         except (OperationalError, DBAPIError, OSError, TimeoutError) as exc:
-            raise StateUnavailable(_short(exc)) from exc
+            self.down = _short(exc)
+            raise StateUnavailable(self.down) from exc
         finally:
             self._in_use -= 1
             if self.is_sqlite and self._in_use == 0 and self._idle_close is None:
@@ -126,8 +134,8 @@ class StateStore:
             self._closing = None
 
     async def check(self, owner: str) -> None:
-        """Raises StateUnavailable unless the store takes a write (readiness)."""
-        async with self.begin() as connection:
+        """Raises StateUnavailable unless the store takes a write (readiness, and leaving an outage)."""
+        async with self.begin(probe=True) as connection:
             updated = await connection.execute(
                 text("UPDATE schedules SET due_at = :now, owner = :owner WHERE key = :key"),
                 {"now": time.time(), "owner": owner, "key": f"ready:{owner}"},
@@ -137,6 +145,7 @@ class StateStore:
                     text("INSERT INTO schedules (key, due_at, owner) VALUES (:key, :now, :owner)"),
                     {"now": time.time(), "owner": owner, "key": f"ready:{owner}"},
                 )
+        self.down = None
 
     async def close(self) -> None:
         if self._idle_close is not None:

@@ -298,7 +298,7 @@ class WorkQueue:
     async def recover(self) -> bool:
         """While degraded: True once the store takes writes again and what was answered meanwhile
         is written down (as done units, so retries of those requests are not answered again)."""
-        if not self.health.degraded:
+        if not self.health.degraded and self.state.down is None:
             return True
         try:
             await self.state.check(self.owner)
@@ -341,7 +341,7 @@ class WorkQueue:
         interval = interval if interval is not None else max(0.05, min(self.lease_s / 3, UPKEEP_MAX_S))
         while True:
             try:
-                if self.health.degraded:
+                if self.health.degraded or self.state.down is not None:  # any user of the store saw it fail
                     await self.recover()
                 else:
                     await self.renew()
@@ -352,7 +352,8 @@ class WorkQueue:
             except Exception:
                 log.exception("the work queue's upkeep failed; trying again")
             # While degraded, look for the store's return often: /ready waits for it.
-            await asyncio.sleep(min(interval, DEGRADED_RETRY_S) if self.health.degraded else interval)
+            outage = self.health.degraded or self.state.down is not None
+            await asyncio.sleep(min(interval, DEGRADED_RETRY_S) if outage else interval)
 
     async def _count(self) -> None:
         if self.metrics is None:
