@@ -59,6 +59,11 @@ class FakeProcess:
         self.url = self.call("url")
         return self
 
+    @property
+    def pid(self) -> int:
+        assert self._process.pid is not None, "not started"
+        return self._process.pid
+
     def stop(self) -> None:
         if self._process.is_alive():
             self.call("stop")
@@ -88,6 +93,16 @@ class BuddyProcess(FakeProcess):
     def calls(self) -> list[tuple[str, dict[str, str], float]]:
         """(path, query, arrival time) of every request since the last reset."""
         return self.call("calls")
+
+    def take_calls(self) -> list[tuple[str, float]]:
+        """(path, arrival time) of every request since the last reset or take, and forget them: one step,
+        so that no request falls between reading and forgetting."""
+        return self.call("take_calls")
+
+    def add_running(self, count: int, pipeline_id: int, log_lines: int) -> list[tuple[int, int, str]]:
+        """``count`` runs of one pipeline still in progress (they never end): (pipeline, execution, action
+        execution) of each."""
+        return self.call("add_running", count, pipeline_id, log_lines)
 
     def reset_calls(self) -> None:
         self.call("reset_calls")
@@ -152,11 +167,16 @@ def _add_runs(fake: Any, spec: RunSpec) -> list[tuple[str, str, int, str]]:
         if spec.approver == "outputs":
             outputs.append({"key": "BUDDY_APPROVING_ACTOR", "value": APPROVERS[approver_number - 1]})
         action = FakeAction(
-            name=f"Deploy to production #{index}", type="SSH_COMMAND",
+            name=f"Deploy to production #{index}",
+            type="SSH_COMMAND",
             log=[f"[{i:05d}] " + "x" * max(0, spec.line_chars - 8) for i in range(spec.log_lines)],
-            approver_id=approver_number, approval_date=BASE_TIME if approver_number else None,
-            passed_variables=[{"key": "ENV", "value": "production"}, {"key": "API_TOKEN", "value": "s3cr3t"},
-                              {"key": "RELEASE", "value": f"2025.05.{index}"}],
+            approver_id=approver_number,
+            approval_date=BASE_TIME if approver_number else None,
+            passed_variables=[
+                {"key": "ENV", "value": "production"},
+                {"key": "API_TOKEN", "value": "s3cr3t"},
+                {"key": "RELEASE", "value": f"2025.05.{index}"},
+            ],
             outputted_variables=outputs,
         )
         execution = fake.add_execution(WORKSPACE, PROJECT, spec.pipeline_id, actions=[action])
@@ -164,6 +184,56 @@ def _add_runs(fake: Any, spec: RunSpec) -> list[tuple[str, str, int, str]]:
         web = fake.html_url(WORKSPACE, PROJECT, spec.pipeline_id, execution, action)
         runs.append((numeric, web, len(json.dumps(action.log)), action.log[-1] if action.log else ""))
     return runs
+
+
+def _add_running(fake: Any, count: int, pipeline_id: int, log_lines: int) -> list[tuple[int, int, str]]:
+    from tests.fakes.buddy import BASE_TIME, FakeAction
+
+    runs = []
+    for index in range(count):
+        action = FakeAction(
+            name=f"Deploy #{index}",
+            type="SSH_COMMAND",
+            status="INPROGRESS",
+            start=BASE_TIME,
+            finish=None,
+            progress=50,
+            log=[f"[{i:05d}] still deploying" for i in range(log_lines)],
+        )
+        execution = fake.add_execution(WORKSPACE, PROJECT, pipeline_id, actions=[action], status="INPROGRESS", finish=None)
+        runs.append((pipeline_id, execution.id, action.ae_id))
+    return runs
+
+
+def _take_calls(fake: Any) -> list[tuple[str, float]]:
+    with fake.server.lock:
+        taken, fake.server.received = fake.server.received, []
+    return [(call.path, call.time) for call in taken]
+
+
+class _MethodCounts:
+    """Counts of the fake Slack's calls by method, kept up as they arrive: the benchmark asks every
+    50 ms, and counting them all again each time would take the fake's own interpreter lock from
+    the requests it is serving."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, fake: Any) -> dict[str, int]:
+        with fake.server.lock:
+            new = fake._calls[self.seen :]
+        self.seen += len(new)
+        self.counts.update(call.method for call in new)
+        return dict(self.counts)
+
+    def reset(self, fake: Any) -> None:
+        fake.reset()
+        self.seen = 0
+        self.counts.clear()
+
+
+_method_counts = _MethodCounts()
 
 
 def _set(fake: Any, attributes: dict[str, Any]) -> None:
@@ -177,16 +247,20 @@ _BUDDY_ORDERS = {
     "url": lambda fake: fake.url,
     "add_runs": _add_runs,
     "calls": lambda fake: [(c.path, c.query, c.time) for c in fake.calls()],
+    "take_calls": _take_calls,
+    "add_running": _add_running,
     "reset_calls": lambda fake: fake.reset_calls(),
     "set": _set,
 }
 
 _SLACK_ORDERS = {
     "url": lambda fake: fake.url,
-    "posts": lambda fake: [(c.channel, c.time) for c in fake.calls("chat.postMessage")
-                           if c.status == 200 and isinstance(c.response, dict) and c.response.get("ok")],
-    "method_counts": lambda fake: dict(Counter(c.method for c in fake.calls())),
+    "posts": lambda fake: [
+        (c.channel, c.time)
+        for c in fake.calls("chat.postMessage")
+        if c.status == 200 and isinstance(c.response, dict) and c.response.get("ok")
+    ],
+    "method_counts": _method_counts,
     "snippets": lambda fake: {u["channel"]: u["content"] for u in fake.uploads()},
-    "reset": lambda fake: fake.reset(),
+    "reset": _method_counts.reset,
 }
-

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -27,20 +28,39 @@ class Sent:
     status: int  # 0 when no response came
 
 
-async def send_commands(events_url: str, texts: list[str], *, response_url: str, channel_prefix: str,
-                        timeout_s: float = 30.0) -> list[Sent]:
-    """One command per text, each from its own channel (``<prefix><n>``), all written at the same moment."""
-    url = urlsplit(events_url)
+async def send_commands(
+    events_urls: Sequence[str],
+    texts: list[str],
+    *,
+    response_url: str,
+    channel_prefix: str,
+    timeout_s: float = 30.0,
+    on_start: Callable[[], None] | None = None,
+) -> list[Sent]:
+    """One command per text, each from its own channel (``<prefix><n>``), all written at the same moment;
+    with several ``events_urls`` (replicas), each command goes to the next in turn, as a round-robin
+    load balancer sends them. ``on_start`` is called at the start line."""
+    urls = [urlsplit(events_url) for events_url in events_urls]
+    targets = [urls[n % len(urls)] for n in range(len(texts))]
     channels = [f"{channel_prefix}{n:05d}" for n in range(len(texts))]
-    connections = await asyncio.gather(*(asyncio.open_connection(url.hostname, url.port) for _ in texts))
+    connections = await asyncio.gather(*(asyncio.open_connection(url.hostname, url.port) for url in targets))
     try:
-        requests = [_request(url.path, f"{url.hostname}:{url.port}",
-                             slash_command_body(text, channel_id=channel, user_id="U" + channel[1:], response_url=response_url))
-                    for text, channel in zip(texts, channels)]
+        requests = [
+            _request(
+                url.path,
+                f"{url.hostname}:{url.port}",
+                slash_command_body(text, channel_id=channel, user_id="U" + channel[1:], response_url=response_url),
+            )
+            for text, channel, url in zip(texts, channels, targets)
+        ]
         start = asyncio.Event()
-        tasks = [asyncio.ensure_future(_exchange(reader, writer, channel, request, start, timeout_s))
-                 for (reader, writer), channel, request in zip(connections, channels, requests)]
+        tasks = [
+            asyncio.ensure_future(_exchange(reader, writer, channel, request, start, timeout_s))
+            for (reader, writer), channel, request in zip(connections, channels, requests)
+        ]
         await asyncio.sleep(0)  # every task waits at the start line
+        if on_start is not None:
+            on_start()
         start.set()
         return list(await asyncio.gather(*tasks))
     finally:
@@ -55,8 +75,14 @@ def _request(path: str, host: str, body: str) -> bytes:
     return head.encode() + data
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, channel: str, request: bytes,
-                    start: asyncio.Event, timeout_s: float) -> Sent:
+async def _exchange(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    channel: str,
+    request: bytes,
+    start: asyncio.Event,
+    timeout_s: float,
+) -> Sent:
     await start.wait()
     sent_at = time.monotonic()
     writer.write(request)

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     log_lines: int = Field(default=20, ge=1, le=1000)
     secret_variable_patterns: CommaList = tuple(DEFAULT_SECRET_PATTERNS.split(","))
     cache_size: int = 1024
-    why_max_lines: int = Field(default=5000, ge=100, le=100_000)
+    why_max_lines: int = Field(default=5000, ge=100, le=6000)  # 6,000: at most 5 extra /logs pages
     cache_ttl_s: float = 3600.0
 
     # Slack

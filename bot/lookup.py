@@ -8,6 +8,12 @@ Calls per lookup (the performance issue pins these counts):
 - a pipeline link: the first page of executions (one run), then as an execution link;
 - where the details carry no ``log`` (newer installations): one or two calls to ``…/logs`` for the tail only,
   at the same time as the approver's name;
+- a failed action: why it failed (``bot.why``), from the last ``WHY_MAX_LINES`` lines of its log. With
+  ``log[]`` in the details that costs no call; through ``…/logs`` it is the tail's read made longer: a
+  first page of 1,000 lines, then up to ``ceil(WHY_MAX_LINES / 1000)`` pages of 1,000 from the end, the
+  last of which holds the tail (with the default 5,000 lines: at most 6 ``/logs`` calls where a
+  successful run makes 2, so 4 more). A failed action's why is kept for the cache lifetime, so a fresh
+  look at it (Refresh, a watch) reads only the tail again;
 - the approver's name: Buddy's own ``BUDDY_APPROVING_ACTOR`` output when present, else the members
   endpoint, cached per workspace; the name of who terminated the run (``terminator_id``) the same way,
   only for a terminated run;
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TypeVar
 
@@ -28,22 +35,28 @@ from cachetools import LRUCache, TTLCache
 
 from bot.buddy import errors
 from bot.buddy.client import BuddyClient
-from bot.buddy.models import ActionExecution, Execution, ExecutionList, Person
+from bot.buddy.models import ActionExecution, Execution, ExecutionList, LogPage, Person
 from bot.buddy.refs import BuddyRef, RefKind
 from bot.config import Settings
 from bot.ops.metrics import process_metrics
 from bot.report import RunReport
 from bot.state.execution_ids import ExecutionIds
+from bot.why.finder import find_why
+from bot.why.model import Why
+from bot.why.reading import PAGE_MAX, LogWindow, read_last, window_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# An action execution's details (without their log), its log tail and line count, its approver's name.
-_Action = tuple[ActionExecution, list[str], int | None, str | None]
+# An action execution's details (without their log), its log tail and line count, its approver's name,
+# why it failed.
+_Action = tuple[ActionExecution, list[str], int | None, str | None, Why | None]
+# What the lookup learns from an action's log: the tail, the line count, why it failed.
+_Log = tuple[list[str], int | None, Why | None]
 # A web (hex) execution id, where it belongs: host, workspace, project, pipeline id, web id.
 _WebIdKey = tuple[str, str, str, int, str | None]
 
 APPROVING_ACTOR_VARIABLE = "BUDDY_APPROVING_ACTOR"
-LOG_PAGE_MAX = 1000  # the logs endpoint's largest page
+LOG_PAGE_MAX = PAGE_MAX  # the logs endpoint's largest page
 
 
 class Coalescer:
@@ -75,6 +88,11 @@ class Lookup:
         self._finished: TTLCache[Hashable, RunReport] = TTLCache(maxsize=settings.cache_size, ttl=settings.cache_ttl_s)
         self._execution_ids: LRUCache[Hashable, int] = LRUCache(maxsize=settings.cache_size * 4)
         self._names: TTLCache[Hashable, str] = TTLCache(maxsize=settings.cache_size, ttl=settings.cache_ttl_s)
+        # A failed action's log no longer changes: why it failed is found once per action execution.
+        self._whys: TTLCache[Hashable, Why | None] = TTLCache(maxsize=settings.cache_size, ttl=settings.cache_ttl_s)
+        # The finder is pure CPU (a few ms per thousand lines): on a thread of its own, one at a time,
+        # so that the event loop keeps answering Slack while it reads.
+        self._finder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="why")
         self._coalescer = Coalescer()
 
     def workspace_allowed(self, ref: BuddyRef) -> bool:
@@ -135,7 +153,7 @@ class Lookup:
             chosen = pick_action(execution.action_executions)
             if chosen is not None and chosen.id_from_url:
                 action = await self._action(ref, execution_id, chosen.id_from_url, lines)
-        details, tail, total, approver = action or (None, [], None, None)
+        details, tail, total, approver, why = action or (None, [], None, None, None)
         report = RunReport(
             ref=ref,
             action=details,
@@ -145,6 +163,7 @@ class Lookup:
             log_total_lines=total,
             actions=list(execution.action_executions) if execution else [],
             notes=notes,
+            why=why,
         )
         if report.is_finished:
             self._finished[_run_key(ref, execution_id, lines)] = report
@@ -161,12 +180,12 @@ class Lookup:
         """The details, then at once what they lead to: the log tail (where they carry no log), the
         approver's name and who terminated the run; none waits for the execution, nor for the others."""
         details = await self._details(ref, execution_id, action_execution_id)
-        (tail, total), approver, terminator = await asyncio.gather(
-            self._log_tail(ref, execution_id, details, lines), self._approver_name(ref, details), self._terminator(ref, details)
+        (tail, total, why), approver, terminator = await asyncio.gather(
+            self._log(ref, execution_id, details, lines), self._approver_name(ref, details), self._terminator(ref, details)
         )
         # The report keeps the tail only: it may be cached for an hour, and a log may be megabytes.
         details = details.model_copy(update={"log": None, "terminated_by": terminator})
-        return details, tail, total, approver
+        return details, tail, total, approver, why
 
     async def _details(self, ref: BuddyRef, execution_id: int, action_execution_id: str) -> ActionExecution:
         return await self.client.get_action_execution(
@@ -236,41 +255,60 @@ class Lookup:
             ref.host, ref.workspace, ref.project, ref.pipeline_id, page=page, per_page=per_page
         )
 
-    async def _log_tail(
-        self, ref: BuddyRef, execution_id: int, details: ActionExecution, lines: int
-    ) -> tuple[list[str], int | None]:
-        if details.log is not None:
-            return details.log[-lines:], len(details.log)
+    async def _log(self, ref: BuddyRef, execution_id: int, details: ActionExecution, lines: int) -> _Log:
+        """The log's tail and, for a failed action, why it failed: one read of the log's end, as long
+        as the finder's window where the why is not known yet."""
         action_execution_id = details.id_from_url or ref.action_execution_id
+        why_key = (ref.host, ref.workspace, ref.project, ref.pipeline_id, execution_id, action_execution_id)
+        failed = (details.status or "").upper() == "FAILED"
+        find = failed and why_key not in self._whys
+        size = max(lines, self.settings.why_max_lines) if find else lines
+        window = await self._log_window(ref, execution_id, action_execution_id, details, size, first_page=size if find else lines)
+        if window is None:
+            return [], None, None
+        why = self._whys.get(why_key) if failed else None
+        if find:
+            why = self._whys[why_key] = await self._find_why(window.last(self.settings.why_max_lines))
+        return window.last(lines).lines, window.total, why
+
+    async def _log_window(
+        self,
+        ref: BuddyRef,
+        execution_id: int,
+        action_execution_id: str | None,
+        details: ActionExecution,
+        size: int,
+        first_page: int,
+    ) -> LogWindow | None:
+        """The last ``size`` lines: from the details' ``log[]`` when they carry it, else from ``…/logs``;
+        None where neither is there (older installations have no logs endpoint)."""
+        if details.log is not None:
+            return window_of(details.log, size)
         if not action_execution_id:
-            return [], None
+            return None
+
+        def fetch(offset: int, limit: int) -> Awaitable[LogPage]:
+            return self.client.get_logs(
+                ref.host,
+                ref.workspace,
+                ref.project,
+                ref.pipeline_id,
+                execution_id,
+                action_execution_id,
+                offset=offset,
+                limit=limit,
+            )
+
         try:
-            first = await self.client.get_logs(
-                ref.host,
-                ref.workspace,
-                ref.project,
-                ref.pipeline_id,
-                execution_id,
-                action_execution_id,
-                offset=0,
-                limit=lines,
-            )
-            total = first.total_element_count or 0
-            if total <= lines:
-                return first.logs or [], total
-            last = await self.client.get_logs(
-                ref.host,
-                ref.workspace,
-                ref.project,
-                ref.pipeline_id,
-                execution_id,
-                action_execution_id,
-                offset=total - lines,
-                limit=lines,
-            )
-            return last.logs or [], total
+            return await read_last(fetch, size, first_page=first_page)
         except errors.NotFound:
-            return [], None  # older installations have no logs endpoint
+            return None
+
+    async def _find_why(self, window: LogWindow) -> Why | None:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._finder, lambda: find_why(window.lines, first_line_number=window.first_line_number)
+        )
 
     async def _approver_name(self, ref: BuddyRef, details: ActionExecution) -> str | None:
         if details.approver_id is None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.buddy.models import ActionExecution, Execution
 from bot.buddy.refs import BuddyRef, RefKind
+from bot.why.model import Why
 
 # What may go into a reference (and so into an API path) from Buddy's own answer.
 _ID = re.compile(r"[A-Za-z0-9]{1,64}")
@@ -21,6 +22,8 @@ class RunReport:
     overview of an execution link. ``log_tail`` holds the last lines of ``action``'s log, raw (ANSI
     codes not yet stripped); ``log_total_lines`` how many the whole log has, when known.
     ``notes`` are short remarks on what could not be fetched ("execution details unavailable: …").
+    ``why`` is why ``action`` failed (``bot.why``): for a failed action whose log's last
+    ``WHY_MAX_LINES`` lines show an error or failed tests; None otherwise.
     """
 
     ref: BuddyRef
@@ -31,6 +34,7 @@ class RunReport:
     log_total_lines: int | None = None
     actions: list[ActionExecution] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    why: Why | None = None
 
     @property
     def web_url(self) -> str:

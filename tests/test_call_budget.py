@@ -1,7 +1,9 @@
 """The Buddy API budget, counted at the fake Buddy while the bot runs as a real process.
 
 Counts, never times: how many calls one answer costs cold, again, when many ask at once, for a web
-(hex) execution id, for approver names, and for a log of 100,000 lines. ``bench/`` measures the time.
+(hex) execution id, for approver names, for a log of 100,000 lines, and for why a failed action
+failed (at most 5 ``/logs`` calls more than a successful run, none when the details carry ``log[]``).
+``bench/`` measures the time.
 """
 
 from __future__ import annotations
@@ -190,6 +192,40 @@ def test_without_log_in_the_details_only_the_tail_is_read_from_the_logs_endpoint
     assert reads == [("0", str(LOG_LINES)), (str(100_000 - LOG_LINES), str(LOG_LINES))]
     [snippet] = [upload for upload in slack.uploads() if upload["channel"] == "C1060"]
     assert snippet["content"].splitlines() == log[-LOG_LINES:]
+
+
+def test_a_failed_action_with_log_in_the_details_costs_two_calls(bot, buddy, slack):
+    log = [f"[{i:06d}] " + "x" * 40 for i in range(100_000)]
+    log[99_000] = "error[E0308]: mismatched types"
+    action = FakeAction(status="FAILED", log=log)
+    run = buddy.add_execution(pipeline_id=111, actions=[action], status="FAILED")
+    ask(bot, slack, numeric_url(run, action, 111), "C1110")
+    assert paths(buddy) == ["action_executions", "executions"]
+
+
+def test_a_failed_action_read_through_logs_costs_at_most_five_more_log_calls(bot, buddy, slack):
+    buddy.include_log = False
+    log = [f"line {i}" for i in range(100_000)]
+    log[96_000] = "npm error Missing script: \"lint\""
+    failed = FakeAction(status="FAILED", log=log)
+    passed = FakeAction(status="SUCCESSFUL", log=log)
+    run = buddy.add_execution(pipeline_id=112, actions=[failed, passed], status="FAILED")
+    ask(bot, slack, numeric_url(run, passed, 112), "C1120")
+    success = len(buddy.calls("/logs"))
+    assert success == 2
+    buddy.reset_calls()
+    ask(bot, slack, numeric_url(run, failed, 112), "C1121")
+    reads = sorted(((int(c.query["offset"]), int(c.query["limit"])) for c in buddy.calls("/logs")), reverse=True)
+    # The first page learns the length (and is a whole log of up to 1,000 lines); then WHY_MAX_LINES
+    # (5,000) lines from the end, 1,000 a page. The last of them is the snippet's tail as well.
+    assert reads == [(99_000, 1000), (98_000, 1000), (97_000, 1000), (96_000, 1000), (95_000, 1000), (0, 1000)]
+    assert len(reads) - success == 4 <= 5
+    assert len(buddy.calls()) == 2 + len(reads)
+    [snippet] = [upload for upload in slack.uploads() if upload["channel"] == "C1121"]
+    assert snippet["content"].splitlines() == log[-LOG_LINES:]
+    buddy.reset_calls()
+    ask(bot, slack, numeric_url(run, failed, 112), "C1122")
+    assert buddy.calls() == []  # a finished run, and its why, come from the cache
 
 
 async def test_scans_for_different_runs_of_one_pipeline_at_once_share_each_page(buddy, settings):

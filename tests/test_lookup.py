@@ -219,3 +219,121 @@ async def test_a_terminator_buddy_names_costs_no_call_and_an_unknown_one_is_show
     fake_buddy.reset_calls()
     assert (await lookup.report(ref_for(fake_buddy, run, running, numeric=True))).action.terminated_by is None
     assert len(fake_buddy.calls()) == 2  # nobody terminated it: no member lookup
+
+
+# -- why a failed action failed (bot.why) --------------------------------------------------------
+
+
+def numbered_log(total: int, errors: dict[int, str]) -> list[str]:
+    """A ``total``-line log of noise with ``errors`` at the given 0-based lines."""
+    return [errors.get(n, f"[{n:06d}] compiling module_{n % 97}.py ... ok") for n in range(total)]
+
+
+def log_reads(fake: FakeBuddy) -> list[tuple[str, str]]:
+    return [(c.query["offset"], c.query["limit"]) for c in fake.calls("/logs")]
+
+
+async def test_a_failed_action_read_through_logs_says_why_with_its_line_in_the_whole_log(fake_buddy, lookup):
+    fake_buddy.include_log = False
+    log = numbered_log(100_000, {97_400: "sensor.c:18:25: error: 'struct reading' has no member named 'label'"})
+    action = FakeAction(name="Build", status="FAILED", log=log)
+    run = fake_buddy.add_execution(actions=[action], status="FAILED")
+    report = await lookup.report(ref_for(fake_buddy, run, action, numeric=True), lines=20)
+    assert report.why is not None and (report.why.tool, report.why.rule) == ("compiler", "diagnostic")
+    assert report.why.line_number == 97_401 and report.why.error_lines == [log[97_400]]
+    assert report.why.context == log[97_397:97_404]
+    assert report.log_tail == log[-20:] and report.log_total_lines == 100_000
+    # The first page learns the length; then the last 5,000 lines, 1,000 a page, from the end back.
+    assert sorted(log_reads(fake_buddy), key=lambda read: -int(read[0])) == [
+        ("99000", "1000"), ("98000", "1000"), ("97000", "1000"), ("96000", "1000"), ("95000", "1000"), ("0", "1000")]
+    assert len(fake_buddy.calls()) == 2 + 6  # a successful run's lookup: 2 + 2
+
+
+async def test_a_failed_action_whose_details_carry_the_log_costs_no_extra_call(fake_buddy, lookup):
+    log = numbered_log(20_000, {3_000: "panic: boom", 18_000: "--- FAIL: TestTotal (0.00s)"})
+    action = FakeAction(status="FAILED", log=log)
+    run = fake_buddy.add_execution(actions=[action], status="FAILED")
+    report = await lookup.report(ref_for(fake_buddy, run, action, numeric=True), lines=20)
+    assert len(fake_buddy.calls()) == 2
+    # Only the last WHY_MAX_LINES lines are read: the panic, 17,000 lines up, is outside them.
+    assert report.why.line_number == 18_001 and report.why.failed_tests == ["TestTotal"]
+
+
+async def test_a_successful_run_has_no_why_and_costs_what_it_did(fake_buddy, lookup):
+    log = numbered_log(10_000, {5_000: "error: this line is not an error of a successful run"})
+    action = FakeAction(status="SUCCESSFUL", log=log)
+    run = fake_buddy.add_execution(actions=[action])
+    ref = ref_for(fake_buddy, run, action, numeric=True)
+    assert (await lookup.report(ref, lines=20)).why is None
+    assert len(fake_buddy.calls()) == 2
+    fake_buddy.include_log = False
+    fake_buddy.reset_calls()
+    assert (await lookup.report(ref, lines=20, fresh=True)).why is None
+    assert log_reads(fake_buddy) == [("0", "20"), ("9980", "20")]
+
+
+async def test_a_short_failed_log_is_read_in_one_call(fake_buddy, lookup):
+    fake_buddy.include_log = False
+    log = numbered_log(700, {650: "npm error Missing script: \"lint\""})
+    action = FakeAction(status="FAILED", log=log)
+    run = fake_buddy.add_execution(actions=[action], status="FAILED")
+    report = await lookup.report(ref_for(fake_buddy, run, action, numeric=True), lines=20)
+    assert log_reads(fake_buddy) == [("0", "1000")]
+    assert report.why.line_number == 651 and report.log_tail == log[-20:]
+
+
+async def test_a_fresh_look_at_a_failed_action_reads_only_the_tail_again(fake_buddy, lookup):
+    fake_buddy.include_log = False
+    log = numbered_log(30_000, {29_000: "ERROR: No matching distribution found for pdfgen>=3.1"})
+    action = FakeAction(status="FAILED", log=log)
+    run = fake_buddy.add_execution(actions=[action], status="FAILED")
+    ref = ref_for(fake_buddy, run, action, numeric=True)
+    first = await lookup.report(ref, lines=20)
+    fake_buddy.reset_calls()
+    again = await lookup.report(ref, lines=20, fresh=True)
+    assert log_reads(fake_buddy) == [("0", "20"), ("29980", "20")]  # as for a successful run
+    assert again.why == first.why and again.why.line_number == 29_001
+
+
+async def test_a_log_page_that_fails_ends_the_window_after_it(fake_buddy, lookup):
+    fake_buddy.include_log = False
+    lookup.settings.buddy_retries = 0  # one call a page, so that a failed page stays failed
+    log = numbered_log(100_000, {96_500: "panic: earlier", 98_500: "panic: later"})
+    action, other = FakeAction(status="FAILED", log=log), FakeAction(status="FAILED", log=log)
+    run = fake_buddy.add_execution(actions=[action, other], status="FAILED")
+    fake_buddy.fail_log_offsets = {97_000}
+    report = await lookup.report(ref_for(fake_buddy, run, action, numeric=True), lines=20)
+    # The window is what could be read back from the end without a gap: from line 98,001 on.
+    assert report.why.line_number == 98_501 and report.log_tail == log[-20:]
+    fake_buddy.fail_log_offsets = {99_000}  # the last page itself: no tail, so no answer
+    with pytest.raises(errors.BuddyError):
+        await lookup.report(ref_for(fake_buddy, run, other, numeric=True), lines=20)
+
+
+async def test_why_max_lines_bounds_the_window_and_its_pages(fake_buddy, lookup):
+    fake_buddy.include_log = False
+    lookup.settings.why_max_lines = 2000
+    log = numbered_log(50_000, {47_000: "panic: outside the window", 49_000: "Traceback (most recent call last):"})
+    action = FakeAction(status="FAILED", log=log)
+    run = fake_buddy.add_execution(actions=[action], status="FAILED")
+    report = await lookup.report(ref_for(fake_buddy, run, action, numeric=True), lines=20)
+    assert len(log_reads(fake_buddy)) == 1 + 2
+    assert report.why.line_number == 49_001 and report.why.rule == "traceback"
+
+
+async def test_without_a_logs_endpoint_a_failed_action_has_no_why(fake_buddy, lookup):
+    fake_buddy.include_log = False
+    fake_buddy.fault("/logs", status=404, times=None)
+    action = FakeAction(status="FAILED", log=["panic: boom"])
+    run = fake_buddy.add_execution(actions=[action], status="FAILED")
+    report = await lookup.report(ref_for(fake_buddy, run, action, numeric=True))
+    assert report.why is None and report.log_tail == [] and report.action.status == "FAILED"
+
+
+async def test_an_execution_link_says_why_its_failed_action_failed(fake_buddy, lookup):
+    actions = [FakeAction(name="Build"), FakeAction(name="Test", status="FAILED", log=["$ go test ./...", "--- FAIL: TestTotal (0.00s)",
+                                                                                       "    cart_test.go:8: Total() = 8; want 11"])]
+    run = fake_buddy.add_execution(actions=actions, status="FAILED")
+    report = await lookup.report(ref_for(fake_buddy, run))
+    assert report.action.action.name == "Test"
+    assert report.why.line_number == 2 and report.why.error_lines == actions[1].log[1:]

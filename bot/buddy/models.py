@@ -75,6 +75,7 @@ class Person(BuddyModel):
     html_url: Str = None
     id: Int = None
     name: Str = None
+    title: Str = None  # a commit's author in webhook deliveries has a title (the name shown) and an email
     email: Str = None
     avatar_url: Str = None
 

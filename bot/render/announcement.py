@@ -1,22 +1,34 @@
-"""The channel message for a subscribed run: pipeline, branch, revision, who triggered it, status,
-duration and a link, with "Now failing" / "Back to green" when a pipeline+branch changed colour."""
+"""The channel message for a subscribed run: pipeline, branch, revision and whose commit it is, who
+triggered it, status, duration and a link, with "Now failing" / "Back to green" when a
+pipeline+branch changed colour; a failure says when its action is flaky and offers "I'm on it".
+
+Also the DM to the author of the commit that broke it, and what a claim ("I'm on it") looks like.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from bot.buddy.models import Execution
-from bot.render.blocks import actions, button, context, fields_section, section
-from bot.render.limits import MAX_BUTTON_URL
+from bot.render.blocks import CLAIM_ACTION, OPEN_ACTION, Block, actions, button, context, fields_section, section
+from bot.render.limits import MAX_BUTTON_URL, MAX_BUTTON_VALUE
 from bot.render.mrkdwn import esc, is_web_url, link
 from bot.render.status import status_style
 from bot.render.timing import run_duration
+from bot.render.why import why_blocks
 from bot.subscriptions.events import RunEvent
-from bot.subscriptions.router import Change
+from bot.subscriptions.router import FAILED, Change
+from bot.why.authors import SLACK_USER_ID, Author, commit_author
+from bot.why.flaky import FlakyAction
+from bot.why.model import Why
 
 NAME_CHARS = 200
 SHORT_CHARS = 60
 COMMIT_TITLE_CHARS = 150
+MAX_FLAKY_NOTES = 5
+MAX_KEPT_BLOCKS = 48  # of a claimed message's blocks, leaving room for the claim (Slack allows 50)
+CLAIMED_BLOCK = "buddy_claimed"
 
 _HEADLINES = {
     Change.FAILING: (":red_circle:", "🔴", "Now failing"),
@@ -24,9 +36,23 @@ _HEADLINES = {
 }
 
 
-def render_announcement(event: RunEvent, *, change: Change | None = None, now: datetime | None = None) -> dict:
-    """`{"text": …, "blocks": […]}` for chat.postMessage and chat.update; `now` dates a run still going."""
+def render_announcement(
+    event: RunEvent,
+    *,
+    change: Change | None = None,
+    now: datetime | None = None,
+    author: Author | None = None,
+    mention: bool = False,
+    flaky: Sequence[FlakyAction] = (),
+) -> dict:
+    """`{"text": …, "blocks": […]}` for chat.postMessage and chat.update; `now` dates a run still going.
+
+    ``author`` is the commit's author (as Slack knows them, when it does; else as the commit says);
+    ``mention`` makes the name a mention, for a failure's announcement only. ``flaky`` are the failed
+    actions that fail, then pass on retry.
+    """
     execution = event.execution
+    author = author or commit_author(execution)
     style = status_style(event.status)
     key = event.pipeline
     name = _pipeline_name(event)
@@ -36,17 +62,100 @@ def render_announcement(event: RunEvent, *, change: Change | None = None, now: d
     if change is not None:
         emoji, _char, words = _HEADLINES[change]
         title = f"{emoji} *{words}* · {title}"
-    blocks = [section(title)]
-    fields = _fields(event, now or datetime.now(timezone.utc))
+    blocks: list[Block] = [section(title)]
+    credit = _credit(author, mention)
+    fields = _fields(event, now or datetime.now(timezone.utc), credit)
     if fields:
         blocks.append(fields_section(fields))
+    for action in flaky[:MAX_FLAKY_NOTES]:
+        blocks.append(context(_flaky_line(action)))
     blocks.append(context(f"{esc(key.workspace, NAME_CHARS)} / {esc(key.project, NAME_CHARS)}"))
-    if is_web_url(run_url) and len(run_url) <= MAX_BUTTON_URL:
-        blocks.append(actions([button("Open in Buddy", action_id="buddy_open", url=run_url)], block_id="buddy_run_actions"))
-    return {"text": _fallback(event, name + number, change), "blocks": blocks}
+    buttons = _buttons(event)
+    if buttons:
+        blocks.append(actions(buttons, block_id="buddy_run_actions"))
+    text = _fallback(event, name + number, change)
+    if mention and credit:
+        text += f" · {credit} {esc(author.short_revision if author else None, SHORT_CHARS)}".rstrip()
+    return {"text": text, "blocks": blocks}
 
 
-def _fields(event: RunEvent, now: datetime) -> list[str]:
+def render_author_dm(event: RunEvent, author: Author, why: Why | None) -> dict:
+    """The DM to the author of the commit that broke a pipeline: which run, why it failed, Open and
+    "I'm on it" (Retry comes with acting on runs from Slack)."""
+    style = status_style(event.status)
+    name = _pipeline_name(event)
+    number = f" #{event.execution.id}" if event.execution.id is not None else ""
+    commit = f" `{esc(author.short_revision, SHORT_CHARS)}`" if author.short_revision else ""
+    branch = f" on `{esc(event.branch, NAME_CHARS)}`" if event.branch else ""
+    headline = f"{style.emoji} Your commit{commit} broke *{link(event.run_url, name + number)}*{branch}."
+    blocks: list[Block] = [section(headline), *why_blocks(why)]
+    blocks.append(context(f"{esc(event.pipeline.workspace, NAME_CHARS)} / {esc(event.pipeline.project, NAME_CHARS)}"))
+    buttons = _buttons(event)
+    if buttons:
+        blocks.append(actions(buttons, block_id="buddy_dm_actions"))
+    shown = f" {esc(author.short_revision, SHORT_CHARS)}" if author.short_revision else ""
+    text = f"{style.char} Your commit{shown} broke {name + number}"
+    return {"text": text, "blocks": blocks}
+
+
+def render_claim_note(user_id: str) -> dict:
+    """What the thread says when someone takes the failure on."""
+    who = _user(user_id)
+    return {"text": f"{who} is looking into it", "blocks": [section(f":eyes: {who} is looking into it")]}
+
+
+def with_claim(message: dict, user_id: str) -> dict:
+    """A message about a failure (as Slack sent it with the click) showing who took it on: the
+    "I'm on it" button gone, a line naming them in its place."""
+    blocks = []
+    for block in message.get("blocks") or []:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "actions":
+            kept = [e for e in block.get("elements") or [] if not (isinstance(e, dict) and e.get("action_id") == CLAIM_ACTION)]
+            if not kept:
+                continue
+            block = {**block, "elements": kept}
+        if block.get("block_id") == CLAIMED_BLOCK:
+            continue  # a claim shown before (another click's copy): shown once
+        blocks.append(block)
+    claimed = {**context(f":eyes: {_user(user_id)} is looking into it"), "block_id": CLAIMED_BLOCK}
+    return {"text": str(message.get("text") or "A failed run"), "blocks": [*blocks[:MAX_KEPT_BLOCKS], claimed]}
+
+
+def _user(user_id: str) -> str:
+    return f"<@{user_id}>" if SLACK_USER_ID.fullmatch(user_id) else "Someone"
+
+
+def _credit(author: Author | None, mention: bool) -> str:
+    """ "<@U…>'s commit" for a failure's author known in Slack, else "Ana Example's commit"; "" without one."""
+    if author is None:
+        return ""
+    if mention and author.slack_user:
+        return f"<@{author.slack_user}>'s commit"
+    if author.name:
+        return f"{esc(author.name, NAME_CHARS)}'s commit"
+    return ""
+
+
+def _buttons(event: RunEvent) -> list[Block]:
+    run_url = event.run_url
+    if not is_web_url(run_url):
+        return []
+    buttons = []
+    if len(run_url) <= MAX_BUTTON_URL:
+        buttons.append(button("Open in Buddy", action_id=OPEN_ACTION, url=run_url))
+    if event.finished and event.status == FAILED and len(run_url) <= MAX_BUTTON_VALUE:
+        buttons.append(button("I'm on it", action_id=CLAIM_ACTION, value=run_url))
+    return buttons
+
+
+def _flaky_line(action: FlakyAction) -> str:
+    name = esc(action.name or f"Action {action.action_id}", NAME_CHARS)
+    return f":repeat: *{name}* · {action.note}"
+
+
+def _fields(event: RunEvent, now: datetime, credit: str) -> list[str]:
     execution = event.execution
     revision = execution.to_revision
     shown_revision = ""
@@ -55,6 +164,8 @@ def _fields(event: RunEvent, now: datetime) -> list[str]:
         commit_title = (revision.message or "").strip().splitlines()[:1]
         if commit_title:
             shown_revision += f" {esc(commit_title[0], COMMIT_TITLE_CHARS)}"
+    if credit:
+        shown_revision = f"{credit} {shown_revision}".rstrip()
     pipeline = execution.pipeline
     rows = [
         ("Pipeline", link(pipeline.html_url if pipeline else None, _pipeline_name(event))),

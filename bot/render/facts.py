@@ -18,11 +18,14 @@ from bot.render.mrkdwn import is_web_url
 from bot.render.status import StatusStyle, status_style
 from bot.render.timing import as_utc, run_duration
 from bot.report import RunReport
+from bot.why.model import Why
 
 MASK = "••••••"
 # No answer lists more variables than this, so only these are masked and formatted.
 MAX_SHOWN_VARIABLES = 50
 MAX_CHECKED_KEY = 1000
+# Statuses of a run that ended badly: its messages say why, and offer "I'm on it".
+FAILURE_STATUSES = frozenset({"FAILED", "TERMINATED"})
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,11 @@ class Facts:
     workspace: str
     project: str
     pipeline_id: int
+    why: Why | None  # the first error and the failed tests, when the finder looked (a failed action)
+
+    @property
+    def is_failure(self) -> bool:
+        return self.status.code in FAILURE_STATUSES
 
 
 def gather(report: RunReport, *, secret_key_regex: re.Pattern[str], now: datetime | None = None) -> Facts:
@@ -97,6 +105,7 @@ def gather(report: RunReport, *, secret_key_regex: re.Pattern[str], now: datetim
         workspace=ref.workspace,
         project=ref.project,
         pipeline_id=ref.pipeline_id,
+        why=report.why,
     )
 
 

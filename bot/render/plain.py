@@ -1,7 +1,8 @@
 """The summary as plain text for the terminal (the CLI): aligned "Label: value" lines.
 
 Nothing is mrkdwn-escaped here, but control characters are removed: an escape code in a name
-from Buddy could otherwise rewrite the reader's terminal.
+from Buddy could otherwise rewrite the reader's terminal. Why it failed comes right after the rows,
+its log lines with secret values masked, as in every other rendering of a log.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from datetime import datetime
 
 from bot.render.facts import Facts, gather
 from bot.render.mrkdwn import clean, clip, more_line
+from bot.render.scrub import learn_run_secrets
 from bot.render.timing import utc_text
+from bot.render.why import why_plain_lines
 from bot.report import RunReport
 
 VALUE_CHARS = 500
@@ -19,11 +22,15 @@ ERROR_CHARS = 2000
 
 
 def render_plain(report: RunReport, *, secret_key_regex: re.Pattern[str], now: datetime | None = None) -> str:
+    learn_run_secrets(report, secret_key_regex)
     facts = gather(report, secret_key_regex=secret_key_regex, now=now)
     rows = [(label, _one_line(value or "")) for label, value in _rows(facts)]
     rows = [(label, value) for label, value in rows if value]
     width = max(len(label) for label, _ in rows) + 1
     lines = [f"{label + ':':<{width}} {value}" for label, value in rows]
+    why = why_plain_lines(facts.why)
+    if why:
+        lines += ["", *why]
     for title, variables, count in (
         ("Passed variables", facts.passed, facts.passed_count),
         ("Outputted variables", facts.outputted, facts.outputted_count),

@@ -10,13 +10,14 @@ import re
 from datetime import datetime
 
 from bot.buddy.refs import RefKind
-from bot.render.blocks import Block, actions, button, context, fields_section, header, section
+from bot.render.blocks import CLAIM_ACTION, Block, actions, button, context, fields_section, header, section
 from bot.render.facts import Facts, gather
 from bot.render.limits import MAX_BUTTON_URL, MAX_BUTTON_VALUE, MAX_HEADER_TEXT
 from bot.render.morelog import MAX_END_MARK, MORE_LOG_ACTION, more_log_value
 from bot.render.mrkdwn import clean, clip, code_block, date_token, esc, fit_lines, is_web_url, link
 from bot.render.overview import render_overview
 from bot.render.scrub import learn_run_secrets, scrub, scrubbed
+from bot.render.why import why_blocks
 from bot.report import RunReport
 
 NAME_CHARS = 200
@@ -49,11 +50,13 @@ def render_summary(
     """`{"text": …, "blocks": […]}` for chat.postMessage; `now` dates a run still going.
 
     Secret variables are masked; their values, and any met before, are masked wherever else they
-    appear (the error, a note, a commit title).
+    appear (the error, why it failed, a note, a commit title). A failed run's summary offers
+    "I'm on it" when ``interactive``.
     """
     learn_run_secrets(report, secret_key_regex)
     facts = gather(report, secret_key_regex=secret_key_regex, now=now)
-    blocks = [header(header_text(facts)), *_waiting(facts)]
+    # Why it failed comes first: it is what a person opens a failure's message for.
+    blocks = [header(header_text(facts)), *_waiting(facts), *why_blocks(facts.why)]
     # A whole execution: every action first, then the details of the one worth showing.
     if report.ref.kind in (RefKind.EXECUTION, RefKind.PIPELINE) and len(report.actions) > 1:
         blocks += render_overview(report, now=now)
@@ -150,7 +153,10 @@ def _buttons(report: RunReport, facts: Facts, interactive: bool) -> list[Block]:
         return buttons
     # The run itself, not "the latest run of the pipeline": Refresh must not switch to another run.
     run_url = report.run_ref.web_url
-    if is_web_url(run_url) and len(run_url) <= MAX_BUTTON_VALUE:
+    run_link_fits = is_web_url(run_url) and len(run_url) <= MAX_BUTTON_VALUE
+    if run_link_fits and facts.is_failure:
+        buttons.append(button("I'm on it", action_id=CLAIM_ACTION, value=run_url))
+    if run_link_fits:
         buttons.append(button("Refresh", action_id="buddy_refresh", value=run_url))
     log_ref = report.action_ref  # only an action has a log
     earlier_lines = (report.log_total_lines or 0) > len(report.log_tail)

@@ -1,7 +1,8 @@
-"""The compact preview of a Buddy link (chat.unfurl): status, name, branch, when, who approved.
+"""The compact preview of a Buddy link (chat.unfurl): status, name, branch, when, who approved, and
+for a failed run the line of the log that says why.
 
-An unfurl is seen by everyone in the channel, so it shows no variables and no log, and no secret
-value in what it does show.
+An unfurl is seen by everyone in the channel, so it shows no variables and of the log only that one
+error line, and no secret value in what it does show.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from bot.render.facts import gather
 from bot.render.mrkdwn import date_token, esc, link
 from bot.render.scrub import learn_run_secrets, scrubbed
 from bot.render.summary import NAME_CHARS, SHORT_CHARS
+from bot.render.why import why_unfurl_line
 from bot.report import RunReport
 
 
@@ -34,4 +36,7 @@ def render_unfurl(report: RunReport, *, secret_key_regex: re.Pattern[str]) -> di
     text = f"{style.emoji} *{title}* · {esc(style.label, SHORT_CHARS)}"
     if details:
         text += "\n" + " · ".join(details)
+    error = why_unfurl_line(facts.why)
+    if error:
+        text += "\n" + error
     return scrubbed({"blocks": [section(text)]})

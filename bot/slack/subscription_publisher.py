@@ -1,6 +1,12 @@
 """Puts subscribed runs in front of their channels: one message per run, updated in place, with the
 failed action's details in its thread.
 
+A failure's announcement mentions the commit's author (their email mapped to a Slack user), and with
+NOTIFY_AUTHORS the first failure of a streak sends them one DM per run. A failure of a flaky action
+goes, with FLAKY_QUIET, into the thread of the bot's last top-level post for the pipeline in the
+channel, naming the author without a mention and without a DM. Every post is an effect of the
+announcement's unit of work: a crash repeats none of them.
+
 Each channel has its own queue and worker, so messages reach a channel complete and in the order
 the runs were reported, and Slack's one message per second per channel (SLACK_CHANNEL_PACING_S) is
 kept under bursts by waiting, never by dropping. What was posted is recorded per (channel, run), and
@@ -20,16 +26,20 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import Answer, Responder
-from bot.render.announcement import render_announcement
+from bot.buddy.models import Execution
+from bot.render.announcement import render_announcement, render_author_dm
 from bot.report import RunReport
-from bot.slack.delivery import UNREACHABLE, post_log, slack_error
+from bot.slack.authors import SlackAuthors
+from bot.slack.delivery import UNREACHABLE, post_log, post_message, slack_error
 from bot.slack.effects import SlackEffects
 from bot.state.schedules import Schedules
 from bot.state.store import StateUnavailable
-from bot.subscriptions.events import watched_event
+from bot.subscriptions.events import RunEvent, watched_event
 from bot.subscriptions.router import FAILED, Delivery
 from bot.subscriptions.store import SubscriptionStore
 from bot.watch import Watch, Watcher
+from bot.why.authors import Author, AuthorStore, commit_author, tells_author
+from bot.why.flaky import FlakyAction, LastPosts, OutcomeHistory
 from bot.work.queue import Unit, WorkQueue
 
 log = logging.getLogger(__name__)
@@ -57,6 +67,11 @@ class SubscriptionPublisher:
         self.responder = responder
         self.pacing_s = pacing_s
         self.watcher = watcher
+        self.settings = responder.settings
+        self.slack_authors = SlackAuthors(client)
+        self.authors = AuthorStore(store.state)
+        self.history = OutcomeHistory(store.state)
+        self.last_posts = LastPosts(store.state)
         self._queues: dict[str, asyncio.Queue[Unit]] = {}
         self._workers: dict[str, asyncio.Task] = {}
         self._last_write: dict[str, float] = {}
@@ -100,22 +115,43 @@ class SubscriptionPublisher:
         announced = await self.store.announcement(channel, event.run_url)
         if announced is not None and announced.final:
             return  # already said, by the other way in or before a restart
-        message = render_announcement(event, change=delivery.change)
+        failed = delivery.stage == "end" and event.status == FAILED
+        # A failure's details are looked up first: they tell which actions failed when the event does
+        # not (a poll), and the why for the author's DM.
+        details = await self.responder.answer(event.ref) if failed else None
+        found = details.report.execution if details is not None and details.report is not None else None
+        flaky = await self._flaky(event, found) if failed else []
+        quiet_in = await self._quiet_thread(channel, event, effects) if flaky and announced is None else None
+        author = await self._author(event, found)
+        message = render_announcement(
+            event, change=delivery.change, author=author, mention=failed and quiet_in is None, flaky=flaky
+        )
         ts = None
         if announced is not None and delivery.stage == "end":
             ts = await self._update(channel, announced.ts, message, effects)
         elif announced is not None:
             ts = announced.ts  # the start was posted and recorded; only what follows it is left to do
+        if ts is None and quiet_in is not None:
+            posted = await self._paced(channel, lambda: effects.post("end:quiet", channel=channel, thread_ts=quiet_in, **message))
+            ts = posted["ts"]
         if ts is None:
             posted = await self._paced(channel, lambda: effects.post(f"{delivery.stage}:post", channel=channel, **message))
             ts = posted["ts"]
+            await self._soft(self.last_posts.record(channel, event.pipeline, ts))
         if delivery.stage == "start":
             await self.store.record_announcement(channel, event.run_url, ts=ts, final=False)
             if self.watcher is not None:  # the live-status watch keeps the message current while the run goes on
                 await self.watcher.watch(event.ref, channel=channel, ts=ts, style=ANNOUNCEMENT)
             return
-        if event.status == FAILED:
-            await self._thread_details(delivery, ts, effects)
+        if failed and details is not None:
+            thread = quiet_in or ts
+            await self._soft(self.authors.record_thread(event.run_url, channel, thread))
+            await self._thread_details(channel, details, thread, effects)
+            quiet = quiet_in is not None
+            if author is not None and tells_author(
+                notify_authors=self.settings.notify_authors, first_failure=delivery.first_failure, quiet=quiet
+            ):
+                await self._tell_author(event, author, details, effects)
         # Last: until it is recorded as final, a take-over after a crash finishes what is missing.
         await self.store.record_announcement(channel, event.run_url, ts=ts, final=True)
 
@@ -129,16 +165,74 @@ class SubscriptionPublisher:
             return None
         return ts
 
-    async def _thread_details(self, delivery: Delivery, thread_ts: str, effects: SlackEffects) -> None:
+    async def _thread_details(self, channel: str, answer: Answer, thread_ts: str, effects: SlackEffects) -> None:
         """The failed action's summary and log tail, looked up like a pasted link, under the message."""
-        channel = delivery.channel
-        answer = await self.responder.answer(delivery.event.ref)
         await self._paced(channel, lambda: effects.post("details", channel=channel, thread_ts=thread_ts, **answer.message))
         if answer.snippet:
             await self._paced(
                 channel,
                 lambda: post_log(self.client, answer, channel=channel, thread_ts=thread_ts, effects=effects, name="details"),
             )
+
+    async def _flaky(self, event: RunEvent, found: Execution | None) -> list[FlakyAction]:
+        """The run's failed actions that are flaky; the lookup's outcomes join the history first."""
+        execution = event.execution if event.execution.action_executions or found is None else found
+        try:
+            if found is not None:
+                await self.history.record(event.pipeline, found)
+            return await self.history.flaky(event.pipeline, execution, window=self.settings.flaky_window)
+        except StateUnavailable:
+            return []  # without the history, a failure is announced as any other
+
+    async def _quiet_thread(self, channel: str, event: RunEvent, effects: SlackEffects) -> str | None:
+        """With FLAKY_QUIET, the thread a flaky failure goes into: the last top-level post for the
+        pipeline here. Decided once per unit, so a take-over puts the failure in the same place."""
+        if not self.settings.flaky_quiet:
+            return None
+
+        async def decide() -> dict[str, Any]:
+            try:
+                return {"thread_ts": await self.last_posts.last(channel, event.pipeline)}
+            except StateUnavailable:
+                return {"thread_ts": None}
+
+        decided = await effects.queue.effect(effects.unit, "end:placement", decide)
+        return decided.get("thread_ts")
+
+    async def _author(self, event: RunEvent, found: Execution | None) -> Author | None:
+        """The commit's author, as Slack knows them when their email maps to a Slack user."""
+        author = commit_author(event.execution) or commit_author(found)
+        if author is None or author.email is None:
+            return author
+        user = await self.slack_authors.user(author.email)
+        return author.in_slack(user.id, user.name) if user is not None else author
+
+    async def _tell_author(self, event: RunEvent, author: Author, details: Answer, effects: SlackEffects) -> None:
+        """One DM per run to the author known in Slack, unless someone already took the failure on."""
+        user = author.slack_user
+        if user is None:
+            return
+        try:
+            if await self.authors.claimer(event.run_url) is not None:
+                return
+            if not await self.authors.take_dm(event.run_url, effects.unit.id, user):
+                return  # another channel's announcement of this run sends it
+        except StateUnavailable:
+            return  # a DM that might go twice is worse than none: the channel has the announcement
+        message = render_author_dm(event, author, details.report.why if details.report is not None else None)
+        try:
+            opened = await self.client.conversations_open(users=user)
+            await post_message(self.client, effects, "author-dm", channel=opened["channel"]["id"], **message)
+        except SlackApiError as exc:
+            # cannot_dm_bot, user_not_found, a user who left: said once, never tried again for this run.
+            log.warning("could not DM the author of %s (%s); not tried again", event.run_url, slack_error(exc))
+
+    async def _soft(self, write: Awaitable[None]) -> None:
+        """A record that helps later (where a failure's thread is, the last post) but must not stop this one."""
+        try:
+            await write
+        except StateUnavailable as exc:
+            log.info("state store unavailable (%s); announcing without recording it", exc)
 
     async def _paced(self, channel: str, write: Callable[[], Awaitable[Any]]) -> Any:
         """One write, SLACK_CHANNEL_PACING_S after the channel's last, from this replica or another."""

@@ -4,10 +4,12 @@ The mapping never changes, so a stale read is impossible."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.state.store import StateStore, StateUnavailable
 from bot.state.tables import execution_ids
@@ -36,9 +38,9 @@ class ExecutionIds:
             return None  # the scan still finds it
 
     async def remember(self, pairs: Iterable[tuple[WebIdKey, int]]) -> None:
-        """Every id seen on a scanned page; ones already known are left as they are."""
-        for (host, workspace, project, pipeline_id, web_id), api_id in pairs:
-            row = dict(
+        """Every id seen on a scanned page, in one statement; ones already known are left as they are."""
+        rows = [
+            dict(
                 host=host.lower(),
                 workspace=workspace.lower(),
                 project=project.lower(),
@@ -46,10 +48,12 @@ class ExecutionIds:
                 web_id=web_id,
                 api_id=api_id,
             )
-            try:
-                async with self.state.begin() as db:
-                    await db.execute(insert(execution_ids).values(**row))
-            except IntegrityError:
-                continue
-            except StateUnavailable:
-                return
+            for (host, workspace, project, pipeline_id, web_id), api_id in pairs
+        ]
+        if not rows:
+            return
+        insert = sqlite_insert if self.state.is_sqlite else postgresql_insert
+        statement = insert(execution_ids).values(rows).on_conflict_do_nothing()
+        with contextlib.suppress(StateUnavailable):
+            async with self.state.begin() as db:
+                await db.execute(statement)

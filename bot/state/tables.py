@@ -158,3 +158,69 @@ schedules = Table(
     Column("due_at", Float, nullable=False),
     Column("owner", String),
 )
+
+# -- 0003: the commit's author told, failures claimed, flaky actions ---------------------------------
+
+# Each outcome an action was seen to have, per pipeline, action and revision: the history flaky
+# actions are told from. ``id`` orders what was seen within one run (a pass after a failure is a
+# retry). Handles are kept lower-case.
+action_outcomes = Table(
+    "action_outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("host", String, nullable=False),
+    Column("workspace", String, nullable=False),
+    Column("project", String, nullable=False),
+    Column("pipeline_id", BigInteger, nullable=False),
+    Column("action_id", BigInteger, nullable=False),  # 0: every action of a run that passed, its actions not listed
+    Column("revision", String, nullable=False),
+    Column("run_order", BigInteger, nullable=False),  # the execution's number: higher is newer
+    Column("status", String, nullable=False),  # SUCCESSFUL or FAILED
+    Column("seen_at", Float, nullable=False),
+    UniqueConstraint("host", "workspace", "project", "pipeline_id", "action_id", "run_order", "status"),
+    Index("action_outcomes_runs", "host", "workspace", "project", "pipeline_id", "run_order"),
+)
+
+# Who said "I'm on it" for a failed run (the first to click; keyed by the run's web URL).
+failure_claims = Table(
+    "failure_claims",
+    metadata,
+    Column("run_url", String, primary_key=True),
+    Column("user_id", String, nullable=False),
+    Column("claimed_at", Float, nullable=False),
+)
+
+# The one direct message per failed run to its commit's author: the unit of work that sends it.
+author_dms = Table(
+    "author_dms",
+    metadata,
+    Column("run_url", String, primary_key=True),
+    Column("unit_id", String(32), nullable=False),
+    Column("user_id", String, nullable=False),
+    Column("sent_at", Float, nullable=False),
+)
+
+# Where each failed run was announced (the thread its details went into), for the claim's note.
+failure_threads = Table(
+    "failure_threads",
+    metadata,
+    Column("run_url", String, nullable=False),
+    Column("channel", String, nullable=False),
+    Column("thread_ts", String, nullable=False),
+    Column("announced_at", Float, nullable=False),
+    PrimaryKeyConstraint("run_url", "channel"),
+)
+
+# The bot's last top-level post per pipeline and channel: a quiet (flaky) failure goes in its thread.
+pipeline_posts = Table(
+    "pipeline_posts",
+    metadata,
+    Column("channel", String, nullable=False),
+    Column("host", String, nullable=False),
+    Column("workspace", String, nullable=False),
+    Column("project", String, nullable=False),
+    Column("pipeline_id", BigInteger, nullable=False),
+    Column("ts", String, nullable=False),
+    Column("posted_at", Float, nullable=False),
+    PrimaryKeyConstraint("channel", "host", "workspace", "project", "pipeline_id"),
+)

@@ -1,7 +1,8 @@
 """What a run means for each channel that follows its pipeline: post at start, post (or update) at
 the end, or nothing.
 
-Pure decisions over the store; posting is someone else's job. The same event routed twice gives the
+Pure decisions over the store; posting is someone else's job. Every run of a followed pipeline also
+feeds the history of action outcomes that flaky actions are told from (``bot.why.flaky``). The same event routed twice gives the
 same answer (the last final status is recorded idempotently), and a run already announced in a
 channel is not handed out again, so push and pull may both report every run.
 """
@@ -15,6 +16,7 @@ from typing import Any, Literal
 from bot.buddy.models import Execution
 from bot.subscriptions.events import RunEvent
 from bot.subscriptions.store import Mode, PipelineKey, Subscription, SubscriptionStore
+from bot.why.flaky import OutcomeHistory
 
 Stage = Literal["start", "end"]
 PASSED, FAILED = "SUCCESSFUL", "FAILED"
@@ -33,6 +35,9 @@ class Delivery:
     event: RunEvent
     stage: Stage
     change: Change | None = None
+    # The pipeline+branch went from passing (or never seen) to failing with this run, whatever the
+    # channel's mode: the streak rule of telling the commit's author (NOTIFY_AUTHORS).
+    first_failure: bool = False
 
     @property
     def key(self) -> str:
@@ -46,6 +51,7 @@ class Delivery:
             "channel": self.channel,
             "stage": self.stage,
             "change": self.change.value if self.change else None,
+            "first_failure": self.first_failure,
             "pipeline": [event.pipeline.host, event.pipeline.workspace, event.pipeline.project, event.pipeline.pipeline_id],
             "run_url": event.run_url,
             "source": event.source,
@@ -62,18 +68,20 @@ class Delivery:
             payload["source"],
         )
         change = Change(payload["change"]) if payload.get("change") else None
-        return cls(payload["channel"], event, payload["stage"], change)
+        return cls(payload["channel"], event, payload["stage"], change, bool(payload.get("first_failure")))
 
 
 class Router:
     def __init__(self, store: SubscriptionStore) -> None:
         self.store = store
+        self.history = OutcomeHistory(store.state)
 
     async def route(self, event: RunEvent) -> list[Delivery]:
         """At most one delivery per channel, in the order the channels subscribed."""
         followers = await self.store.matching(event.pipeline)
         if not followers:
             return []
+        await self.history.record(event.pipeline, event.execution)
         change = await self._change(event)
         chosen: dict[str, Delivery] = {}
         for subscription in followers:
@@ -82,7 +90,9 @@ class Router:
                 continue
             known = chosen.get(subscription.channel)
             mine = change if subscription.mode is Mode.CHANGES else None
-            chosen[subscription.channel] = Delivery(subscription.channel, event, stage, mine or (known.change if known else None))
+            chosen[subscription.channel] = Delivery(
+                subscription.channel, event, stage, mine or (known.change if known else None), change is Change.FAILING
+            )
         return [d for d in chosen.values() if await self._not_yet_announced(d)]
 
     async def _change(self, event: RunEvent) -> Change | None:

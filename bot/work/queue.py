@@ -27,9 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from bot.ops.metrics import Metrics, WorkEvent
+from bot.state.batch import GroupCommit
 from bot.state.store import StateStore, StateUnavailable
 from bot.state.tables import work_effects, work_units
 from bot.work.health import StoreHealth
@@ -41,6 +44,7 @@ MAX_ATTEMPTS = 5  # a unit that kept its worker from finishing this often is giv
 TAKE_OVER_BATCH = 50
 DEGRADED_RETRY_S = 1.0
 UPKEEP_MAX_S = 1.0
+ACKS_FIRST_S = 0.5  # the longest a unit's work waits for the requests being taken in with it
 Result = dict[str, Any]
 Handler = Callable[["Unit"], Awaitable[None]]
 
@@ -83,6 +87,13 @@ class WorkQueue:
         self._running: dict[str, asyncio.Task] = {}
         self._answered_in_memory: dict[str, Unit] = {}  # degraded: keys answered, to write down later
         self._stopping = False
+        # Writes of many units at once (a burst) share a transaction each: see bot.state.batch.
+        self._inserts: GroupCommit[dict[str, Any], bool] = GroupCommit(self._insert_units)
+        self._accepting = 0
+        self._accepts_done = asyncio.Event()
+        self._accepts_done.set()
+        self._effects: GroupCommit[dict[str, Any], None] = GroupCommit(self._insert_effects)
+        self._dones: GroupCommit[str, None] = GroupCommit(self._mark_done)
         self.counts = {"accepted": 0, "taken_over": 0, "retried": 0, "done": 0, "done_degraded": 0, "replays": 0}
 
     def register(self, kind: str, handler: Handler) -> None:
@@ -97,31 +108,65 @@ class WorkQueue:
         if key in self._answered_in_memory:
             self.counts["replays"] += 1
             return None
+        row = dict(
+            id=unit.id,
+            kind=kind,
+            dedupe_key=key,
+            payload=json.dumps(payload),
+            status=RUNNING,
+            owner=self.owner,
+            lease_until=now + self.lease_s,
+            attempts=1,
+            created_at=now,
+            started_at=now,
+        )
+        self._accepting += 1
+        self._accepts_done.clear()
         try:
-            async with self.state.begin() as db:
-                await db.execute(
-                    insert(work_units).values(
-                        id=unit.id,
-                        kind=kind,
-                        dedupe_key=key,
-                        payload=json.dumps(payload),
-                        status=RUNNING,
-                        owner=self.owner,
-                        lease_until=now + self.lease_s,
-                        attempts=1,
-                        created_at=now,
-                        started_at=now,
-                    )
-                )
-        except IntegrityError:
-            self.counts["replays"] += 1
-            return None
+            if not await self._inserts.submit(row):
+                self.counts["replays"] += 1
+                return None
         except StateUnavailable as exc:
             self.health.failed(str(exc))
             unit.degraded = True
             self._answered_in_memory[key] = unit
+        finally:
+            self._accepting -= 1
+            if not self._accepting:
+                self._accepts_done.set()
         self.counts["accepted"] += 1
         return unit
+
+    async def _insert_units(self, rows: list[dict[str, Any]]) -> list[bool]:
+        """Inserts new units; False for a key already taken (before, or earlier in this batch)."""
+        first: dict[str, int] = {}
+        for index, row in enumerate(rows):
+            first.setdefault(row["dedupe_key"], index)
+        fresh = [rows[index] for index in first.values()]
+        statement = self._insert(work_units).values(fresh).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        async with self.state.begin() as db:
+            inserted = set((await db.execute(statement.returning(work_units.c.dedupe_key))).scalars())
+        return [first[row["dedupe_key"]] == index and row["dedupe_key"] in inserted for index, row in enumerate(rows)]
+
+    async def _insert_effects(self, rows: list[dict[str, Any]]) -> list[None]:
+        # A conflict: recorded by the worker this unit was taken from, after it lost the lease.
+        statement = self._insert(work_effects).values(rows).on_conflict_do_nothing(index_elements=["unit_id", "name"])
+        async with self.state.begin() as db:
+            await db.execute(statement)
+        return [None] * len(rows)
+
+    async def _mark_done(self, unit_ids: list[str]) -> list[None]:
+        async with self.state.begin() as db:
+            await db.execute(
+                update(work_units)
+                .where(work_units.c.id.in_(unit_ids), work_units.c.owner == self.owner)
+                .values(status=DONE, done_at=self.clock(), owner=None, lease_until=None, payload="{}")
+            )
+        return [None] * len(unit_ids)
+
+    def _insert(self, table: Any) -> Any:
+        """INSERT … ON CONFLICT DO NOTHING, in the store's own dialect."""
+        return sqlite_insert(table) if self.state.is_sqlite else postgresql_insert(table)
 
     def start(self, unit: Unit) -> asyncio.Task:
         """Runs the unit's handler in the background (the acknowledgement is not held up)."""
@@ -131,6 +176,10 @@ class WorkQueue:
         return task
 
     async def run(self, unit: Unit) -> None:
+        # Acknowledgements first: while requests are being taken in (a burst), the work waits, a
+        # little, so that none of them misses Slack's 3 s for work that can start a moment later.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._accepts_done.wait(), ACKS_FIRST_S)
         handler = self._handlers.get(unit.kind)
         try:
             if handler is None:
@@ -151,12 +200,7 @@ class WorkQueue:
                 self.metrics.work_unit_event("done_degraded")
             return
         try:
-            async with self.state.begin() as db:
-                await db.execute(
-                    update(work_units)
-                    .where(work_units.c.id == unit.id, work_units.c.owner == self.owner)
-                    .values(status=DONE, done_at=self.clock(), owner=None, lease_until=None, payload="{}")
-                )
+            await self._dones.submit(unit.id)
         except StateUnavailable as exc:
             # The effects are out; only the record is missing. The unit may be taken over once the
             # store is back, and its recorded (or found) effects are then not repeated.
@@ -194,12 +238,7 @@ class WorkQueue:
         if unit.degraded:
             return
         try:
-            async with self.state.begin() as db:
-                await db.execute(
-                    insert(work_effects).values(unit_id=unit.id, name=name, result=json.dumps(result), recorded_at=self.clock())
-                )
-        except IntegrityError:
-            pass  # recorded by the worker this unit was taken from, after it lost the lease
+            await self._effects.submit(dict(unit_id=unit.id, name=name, result=json.dumps(result), recorded_at=self.clock()))
         except StateUnavailable as exc:
             self.health.failed(str(exc))
 
@@ -243,6 +282,8 @@ class WorkQueue:
             candidates = (await db.execute(select(work_units.c.id).where(lapsed).limit(TAKE_OVER_BATCH))).scalars().all()
         taken = 0
         for unit_id in candidates:
+            if unit_id in self._running:
+                continue  # still being worked on here: its lease is renewed, not taken over by itself
             unit = await self._take(unit_id, lapsed, now)
             if unit is None:
                 continue

@@ -1,8 +1,9 @@
 """A fake Buddy.Works REST API: a real HTTP server on 127.0.0.1 shaped like the documented one.
 
 Build a scenario with ``add_execution`` (newest last added = newest run), point ``BUDDY_API_URL`` at
-``fake.url``, and read back ``calls()``. Faults are switched on with ``fault``, ``latency`` and
-``include_log``. Bodies Buddy should never send, but a broken proxy or server might, are faults too:
+``fake.url``, and read back ``calls()``. Faults are switched on with ``fault``, ``latency``,
+``include_log`` and ``fail_log_offsets`` (log pages that fail, by their offset). Bodies Buddy should
+never send, but a broken proxy or server might, are faults too:
 ``fault(…, body_stream="drip" | "endless" | "gzip-bomb")``.
 """
 
@@ -79,6 +80,7 @@ class FakeBuddy:
         self.token_info: dict[str, Any] = {"name": "bot", "expires_at": None, "scopes": ["WORKSPACE", "EXECUTION_INFO"]}
         self.latency = 0.0
         self.include_log = True
+        self.fail_log_offsets: set[int] = set()  # /logs pages from these offsets are answered 500
         self.webhooks: dict[str, list[dict[str, Any]]] = {}  # workspace -> its webhooks, as created
         self._faults: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
@@ -233,6 +235,8 @@ class FakeBuddy:
         if rest[4:] == ["logs"]:
             offset = int(request.query.get("offset", 0))
             limit = min(int(request.query.get("limit", 100)), 1000)
+            if offset in self.fail_log_offsets:
+                return _error(500, "Internal server error")
             chunk = ae.log[offset:offset + limit]
             return _json({"url": request.path, "offset": offset, "element_count": len(chunk),
                           "total_element_count": len(ae.log), "logs": chunk})

@@ -97,6 +97,7 @@ class FakeSlack:
         self.tokens: set[str] | None = None if tokens is None else set(tokens)
         self.channels: dict[str, dict[str, Any]] = {}  # overrides merged into conversations.info
         self.users: dict[str, dict[str, Any]] = {}  # overrides merged into users.info
+        self.people: dict[str, dict[str, Any]] = {}  # email (lower-case) -> user, for users.lookupByEmail
         self._calls: list[Call] = []
         self._faults: list[_Fault] = []
         self._holds: list[Hold] = []
@@ -117,6 +118,7 @@ class FakeSlack:
             "conversations.info": self._conversation_info,
             "conversations.open": self._open_conversation,
             "users.info": self._user_info,
+            "users.lookupByEmail": self._lookup_by_email,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
             "conversations.history": self._history,
@@ -198,6 +200,19 @@ class FakeSlack:
             self._calls.clear()
             self._uploads.clear()
             self._faults.clear()
+
+    def add_person(self, email: str, user_id: str, *, display_name: str = "", is_bot: bool = False,
+                   deleted: bool = False) -> dict[str, Any]:
+        """A member of the workspace that ``users.lookupByEmail`` finds by ``email``."""
+        name = display_name or email.split("@", 1)[0]
+        user = {
+            "id": user_id, "team_id": TEAM_ID, "name": name, "real_name": name.title(), "deleted": deleted,
+            "is_bot": is_bot, "tz": "UTC", "tz_offset": 0,
+            "profile": {"display_name": display_name, "real_name": name.title(), "email": email},
+        }
+        with self.server.lock:
+            self.people[email.lower()] = user
+        return user
 
     # faults
 
@@ -412,6 +427,17 @@ class FakeSlack:
             "profile": {"display_name": name, "real_name": f"User {uid}", "email": f"{name}@example.com"},
         }
         return {"ok": True, "user": user | self.users.get(uid, {})}
+
+    def _lookup_by_email(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Like Slack's: ``missing_scope`` without ``users:read.email``; ``users_not_found`` for an
+        email no member has (Slack matches emails case-insensitively)."""
+        if "users:read.email" not in self.scopes:
+            return {"ok": False, "error": "missing_scope", "needed": "users:read.email", "provided": ",".join(self.scopes)}
+        email = str(p.get("email") or "")
+        if not email:
+            return _error("invalid_arguments")
+        user = self.people.get(email.lower())
+        return {"ok": True, "user": dict(user)} if user is not None else _error("users_not_found")
 
     def _get_upload_url(self, p: dict[str, Any]) -> dict[str, Any]:
         length = _to_int(p.get("length"))

@@ -1,4 +1,5 @@
-"""The seed example (Buddy's own doc response) and an execution overview, rendered exactly."""
+"""The seed example (Buddy's own doc response) and a failed execution (its overview, why it failed),
+rendered exactly."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from bot.render import (
     render_summary,
     render_unfurl,
 )
+from bot.report import RunReport
+from bot.why.model import Why
 from tests.render.helpers import NOW, SECRET_KEY_REGEX, SEED_REF, action_execution, check_golden, seed_report
 
 
@@ -66,8 +69,30 @@ def _action(name: str, status: str, start: str, finish: str | None) -> ActionExe
     )
 
 
-def test_execution_overview_matches_golden() -> None:
-    """A link to a whole execution: the failed action is shown, with all actions listed."""
+# What the finder reports for the failed action below: two error lines, at lines 97-98 of its log.
+FAILED_WHY = Why(
+    line_number=97,
+    context=[
+        "    def test_vat():",
+        '        price = Price(100, country="DE")',
+        ">       assert price.gross == 119",
+        "E       assert 120 == 119",
+        "E        +  where 120 = <Price 100 DE>.gross",
+        "",
+        "tests/test_pricing.py:42: AssertionError",
+        "=========================== short test summary info ============================",
+    ],
+    error_start=3,
+    error_end=5,
+    tool="pytest",
+    rule="assertion",
+    failed_tests=["tests/test_pricing.py::test_vat", "tests/test_pricing.py::test_rounding", "tests/test_cart.py::test_total"],
+    failed_test_count=3,
+)
+
+
+def failed_execution_report() -> RunReport:
+    """A link to a whole execution whose tests failed: the failed action is shown, with all actions listed."""
     actions = [
         _action("Build", "SUCCESSFUL", "2025-05-28T09:50:00Z", "2025-05-28T09:51:05Z"),
         _action("Run tests", "FAILED", "2025-05-28T09:51:05Z", "2025-05-28T09:53:35Z"),
@@ -76,16 +101,33 @@ def test_execution_overview_matches_golden() -> None:
     failed = actions[1].model_copy(
         update={"error_message": "Tests failed: 3 of 120", "log": ["FAIL test_pricing", "3 failed"]}
     )
-    report = seed_report(
+    return seed_report(
         ref=dataclasses.replace(SEED_REF, action_execution_id=None),
         action=failed,
         approver_name=None,
         actions=actions,
         log_tail=list(failed.log),
         log_total_lines=120,
+        why=FAILED_WHY,
     )
-    message = render_summary(report, secret_key_regex=SECRET_KEY_REGEX, interactive=True, now=NOW)
+
+
+def test_execution_overview_matches_golden() -> None:
+    """The failed action is shown, why it failed first, with all actions listed, and "I'm on it"."""
+    message = render_summary(failed_execution_report(), secret_key_regex=SECRET_KEY_REGEX, interactive=True, now=NOW)
     assert block_kit_violations(message) == []
     overview = next(block for block in message["blocks"] if block.get("text", {}).get("text", "").startswith("*Actions"))
     assert "*Run tests* · 2 min 30 s  ← failed" in overview["text"]["text"]
+    assert message["blocks"][1]["text"]["text"].startswith("*Why it failed* · lines 97–98 of the log\n```")
     check_golden("execution_summary.json", message)
+
+
+def test_failed_execution_unfurl_matches_golden() -> None:
+    """The preview adds one line, the first error, and nothing else of the log."""
+    unfurl = render_unfurl(failed_execution_report(), secret_key_regex=SECRET_KEY_REGEX)
+    assert block_kit_violations(unfurl, require_text=False) == []
+    check_golden("failed_unfurl.json", unfurl)
+
+
+def test_failed_execution_plain_matches_golden() -> None:
+    check_golden("failed_plain.txt", render_plain(failed_execution_report(), secret_key_regex=SECRET_KEY_REGEX, now=NOW))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render.logtail import _C1_CONTROLS, _ESCAPE_CODE, CUT_MARK, MAX_LINE_CHARS, _LINE_WINDOW, clean_log_line
+from bot.render.logtail import _C1_CONTROLS, _ESCAPE_CODE, _LINE_WINDOW, CUT_MARK, MAX_LINE_CHARS, clean_log_line
 from bot.render.mrkdwn import clean
 
 

@@ -1,7 +1,8 @@
 """Whatever Buddy sends, rendering never fails, every Block Kit limit holds and nothing is parsed.
 
 Inputs are schema-shaped dicts with wild values: huge strings, control characters, markup, wrong
-types, thousands of variables, unknown statuses, dates from year 1 to 9999.
+types, thousands of variables, unknown statuses, dates from year 1 to 9999; and what the failure
+finder might report (huge lines, thousands of failed tests, indices out of range).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.render import (
 from bot.render.limits import MAX_FALLBACK_TEXT
 from bot.render.logtail import SNIPPET_MAX_BYTES
 from bot.report import RunReport
+from bot.why.model import Why
 from tests.render.helpers import SECRET_KEY_REGEX, mrkdwn_texts
 
 PROPERTY_SETTINGS = settings(
@@ -125,6 +127,17 @@ refs = st.builds(
     execution_id=st.one_of(st.none(), text),
     action_execution_id=st.one_of(st.none(), text),
 )
+whys = st.builds(
+    Why,
+    line_number=st.integers(-5, 10**12),
+    context=st.one_of(st.lists(text, max_size=10), st.builds(lambda line, n: [line] * n, text, st.integers(0, 3000))),
+    error_start=st.integers(-3, 12),
+    error_end=st.integers(-3, 3000),
+    tool=text,
+    rule=text,
+    failed_tests=st.one_of(st.lists(text, max_size=30), st.builds(lambda name, n: [name] * n, text, st.integers(0, 5000))),
+    failed_test_count=st.integers(-5, 10**12),
+)
 actions = action_dicts.map(ActionExecution.model_validate)
 reports = st.builds(
     RunReport,
@@ -136,6 +149,7 @@ reports = st.builds(
     log_total_lines=st.one_of(st.none(), st.integers()),
     actions=st.one_of(st.lists(actions, max_size=4), st.builds(lambda a, n: [a] * n, actions, st.integers(0, 5000))),
     notes=st.lists(text, max_size=12),
+    why=st.one_of(st.none(), whys),
 )
 nows = st.one_of(st.none(), st.datetimes(datetime(1, 1, 1), datetime(9999, 12, 31), timezones=zones))
 
@@ -213,6 +227,8 @@ def test_everything_at_its_worst_at_once() -> None:
         log_total_lines=10**12,
         actions=[ActionExecution.model_validate(action | {"status": "FAILED"})] * 5000,
         notes=[big] * 20,
+        why=Why(line_number=10**12, context=[big] * 1000, error_start=3, error_end=997, tool=big, rule=big,
+                failed_tests=[big] * 100, failed_test_count=10**12),
     )
     message = render_summary(report, secret_key_regex=SECRET_KEY_REGEX, requested_by="U0123ABC", interactive=True)
     assert block_kit_violations(message) == []

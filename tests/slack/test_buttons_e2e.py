@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from bot.render.blocks import CLAIM_ACTION
 from tests.fakes.bot_process import BotProcess
 from tests.fakes.buddy import BASE_TIME, FakeAction, FakeBuddy
 from tests.fakes.signing import block_actions_payload, slash_command_body
@@ -93,7 +94,7 @@ def test_more_log_posts_earlier_blocks_in_the_thread_up_to_the_cap(bot, fake_sla
     second_update = fake_slack.wait_for("chat.update", count=2, timeout=15)[1]
     assert fake_slack.uploads()[2]["content"].splitlines() == [f"line {i}" for i in range(81, 131)]
     # MORE_LOG_MAX=100 earlier lines are posted: the button is gone, the others stay.
-    assert set(button_values(as_message(second_update))) == {"buddy_open", "buddy_refresh"}
+    assert set(button_values(as_message(second_update))) == {"buddy_open", CLAIM_ACTION, "buddy_refresh"}
 
     bot.click(block_actions_payload(message, "buddy_more_log", channel="C123", value=f"80 {action_url}"))
     [note] = fake_slack.wait_for("chat.postEphemeral", timeout=10)

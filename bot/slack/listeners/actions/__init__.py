@@ -7,12 +7,13 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.render.blocks import OPEN_ACTION
+from bot.render.blocks import CLAIM_ACTION, OPEN_ACTION
 from bot.render.morelog import MORE_LOG_ACTION
 from bot.render.subscriptions import REMOVE_ACTION
 from bot.slack.app import Services
 from bot.slack.effects import SlackEffects
 from bot.slack.intake import CLICK
+from bot.slack.listeners.actions.claim import Claim
 from bot.slack.listeners.actions.more_log import MoreLog
 from bot.slack.listeners.actions.open_in_buddy import acknowledge
 from bot.slack.listeners.actions.refresh import REFRESH_ACTION, Refresh
@@ -27,6 +28,7 @@ def register(app: AsyncApp, services: Services) -> None:
         REMOVE_ACTION: RemoveSubscription(services).answer,
         REFRESH_ACTION: Refresh(services).answer,
         MORE_LOG_ACTION: MoreLog(services).answer,
+        CLAIM_ACTION: Claim(services).answer,
     }
     for action_id in answers:
         app.action(action_id)(_acknowledge_then_run(services, answers))

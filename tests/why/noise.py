@@ -1,0 +1,35 @@
+"""Lines of an ordinary CI log that no rule matches: the surroundings an error is found among."""
+
+from __future__ import annotations
+
+NOISE = [
+    "Executing commands...",
+    "$ npm ci",
+    "added 331 packages in 43s",
+    "npm warn deprecated inflight@1.0.6: This module is not supported, and leaks memory.",
+    "Step 3/7 : RUN npm ci",
+    "#5 DONE 0.1s",
+    "Downloading https://repo.maven.apache.org/maven2/org/junit/junit-bom/5.10.2/junit-bom-5.10.2.pom",
+    "[INFO] Building billing 1.4.0-SNAPSHOT",
+    "[WARNING] The POM for org.apache.maven:maven-core:jar:3.2.5 is missing, no dependency information available",
+    "ok  \texample.com/shop/util\t0.003s",
+    "=== RUN   TestClamp",
+    "--- PASS: TestClamp (0.00s)",
+    "Collecting requests>=2.31",
+    "Requirement already satisfied: pip in ./venv/lib/python3.11/site-packages (23.2.1)",
+    "   Compiling ledger v0.1.0 (/buddy/ledger)",
+    "test tests::balances_credits_and_debits ... ok",
+    "PASS src/util.test.js",
+    "  ✓ is zero for an empty cart (2 ms)",
+    "warning: unused variable: `x`",
+    "> Task :compileJava",
+    "Waiting for deployment \"web\" rollout to finish: 1 of 2 updated replicas are available...",
+    "Terraform has been successfully initialized!",
+    "- Installing hashicorp/null v3.2.2...",
+    "Pulling image node:20-alpine...",
+    "Uploaded 120 of 241 files",
+    "0 errors, 0 warnings",
+    "",
+    "\x1b[32m✔\x1b[39m compiled successfully in 2.3s",
+    "Progress: 10%\rProgress: 55%\rProgress: 100%",
+]
