@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -45,6 +45,10 @@ TAKE_OVER_BATCH = 50
 DEGRADED_RETRY_S = 1.0
 UPKEEP_MAX_S = 1.0
 ACKS_FIRST_S = 0.5  # the longest a unit's work waits for the requests being taken in with it
+# Done units are kept this long (so a redelivery of their request is still recognised: Slack retries
+# within minutes), then deleted with their effects, so the store does not grow without end.
+DONE_KEPT_S = 24 * 3600
+PRUNE_EVERY_S = 600.0
 Result = dict[str, Any]
 Handler = Callable[["Unit"], Awaitable[None]]
 
@@ -380,6 +384,7 @@ class WorkQueue:
         """Renews leases, takes over lapsed units and leaves degraded mode, until cancelled."""
         # At least once a second: a lease handed back (a replica shutting down) is taken at once.
         interval = interval if interval is not None else max(0.05, min(self.lease_s / 3, UPKEEP_MAX_S))
+        pruned_at = float("-inf")
         while True:
             try:
                 if self.health.degraded or self.state.down is not None:  # any user of the store saw it fail
@@ -388,6 +393,9 @@ class WorkQueue:
                     await self.renew()
                     await self.take_over()
                     await self._count()
+                    if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+                        pruned_at = time.monotonic()
+                        await self.prune()
             except StateUnavailable as exc:
                 self.health.failed(str(exc))
             except Exception:
@@ -395,6 +403,13 @@ class WorkQueue:
             # While degraded, look for the store's return often: /ready waits for it.
             outage = self.health.degraded or self.state.down is not None
             await asyncio.sleep(min(interval, DEGRADED_RETRY_S) if outage else interval)
+
+    async def prune(self) -> None:
+        """Deletes done units, and recorded effects, older than DONE_KEPT_S."""
+        before = self.clock() - DONE_KEPT_S
+        async with self.state.begin() as db:
+            await db.execute(delete(work_units).where(work_units.c.status == DONE, work_units.c.done_at < before))
+            await db.execute(delete(work_effects).where(work_effects.c.recorded_at < before))
 
     async def _count(self) -> None:
         if self.metrics is None:

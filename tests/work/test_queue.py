@@ -136,3 +136,30 @@ async def _append(items: list, value: object) -> None:
 async def _until(condition) -> None:
     while not condition():
         await asyncio.sleep(0.01)
+
+
+async def test_done_units_older_than_a_day_are_pruned_with_their_effects(state):
+    from sqlalchemy import func, select
+
+    from bot.state.tables import work_effects, work_units
+    from bot.work.queue import DONE_KEPT_S
+
+    clock = Clock()
+    queue = WorkQueue(state, owner="a", clock=clock)
+    queue.register("command", lambda unit: queue.effect(unit, "post", _posted))
+    old = await queue.accept("command", "old", {})
+    assert old is not None
+    await queue.run(old)
+    clock.now += DONE_KEPT_S + 1
+    recent = await queue.accept("command", "recent", {})
+    assert recent is not None
+    await queue.run(recent)
+    await queue.prune()
+    async with state.begin() as db:
+        keys = (await db.execute(select(work_units.c.dedupe_key))).scalars().all()
+        effects = (await db.execute(select(func.count()).select_from(work_effects))).scalar()
+    assert keys == ["recent"] and effects == 1
+
+
+async def _posted() -> dict:
+    return {"ts": "1.1"}
