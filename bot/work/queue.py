@@ -90,7 +90,6 @@ class WorkQueue:
         self._handlers: dict[str, Handler] = {}
         self._running: dict[str, asyncio.Task] = {}
         self._answered_in_memory: dict[str, Unit] = {}  # degraded: keys answered, to write down later
-        self._stopping = False
         # Writes of many units at once (a burst) share a transaction each: see bot.state.batch.
         self._inserts: GroupCommit[dict[str, Any], bool] = GroupCommit(self._insert_units)
         self._accepting = 0
@@ -98,7 +97,6 @@ class WorkQueue:
         self._accepts_done.set()
         self._effects: GroupCommit[dict[str, Any], None] = GroupCommit(self._insert_effects)
         self._dones: GroupCommit[str, None] = GroupCommit(self._mark_done)
-        self.counts = {"accepted": 0, "taken_over": 0, "retried": 0, "done": 0, "done_degraded": 0, "replays": 0}
 
     def register(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
@@ -110,7 +108,6 @@ class WorkQueue:
         now = self.clock()
         unit = Unit(uuid.uuid4().hex, kind, key, payload, attempts=1, started_at=now)
         if key in self._answered_in_memory:
-            self.counts["replays"] += 1
             return None
         row = dict(
             id=unit.id,
@@ -128,7 +125,6 @@ class WorkQueue:
         self._accepts_done.clear()
         try:
             if not await self._inserts.submit(row):
-                self.counts["replays"] += 1
                 return None
         except StateUnavailable as exc:
             self.health.failed(str(exc))
@@ -138,7 +134,6 @@ class WorkQueue:
             self._accepting -= 1
             if not self._accepting:
                 self._accepts_done.set()
-        self.counts["accepted"] += 1
         return unit
 
     async def _insert_units(self, rows: list[dict[str, Any]]) -> list[bool]:
@@ -199,7 +194,6 @@ class WorkQueue:
 
     async def _done(self, unit: Unit) -> None:
         if unit.degraded:
-            self.counts["done_degraded"] += 1
             if self.metrics is not None:
                 self.metrics.work_unit_event("done_degraded")
             return
@@ -210,7 +204,6 @@ class WorkQueue:
             # store is back, and its recorded (or found) effects are then not repeated.
             self.health.failed(str(exc))
             return
-        self.counts["done"] += 1
 
     # -- effects -----------------------------------------------------------------------------------
 
@@ -297,7 +290,6 @@ class WorkQueue:
                 await self._done(unit)
                 continue
             event: WorkEvent = "retried" if everything else "taken_over"  # everything: its own, from before a restart
-            self.counts[event] += 1
             if self.metrics is not None:
                 self.metrics.work_unit_event(event)
             log.info("taking over unit %s (%s), attempt %d", unit.id, unit.kind, unit.attempts)
@@ -425,7 +417,6 @@ class WorkQueue:
 
     async def drain(self, grace_s: float) -> None:
         """SIGTERM: units in progress get ``grace_s`` to finish; the rest are cancelled and handed back."""
-        self._stopping = True
         running = list(self._running.values())
         if running:
             done, pending = await asyncio.wait(running, timeout=grace_s)
