@@ -13,7 +13,7 @@ several side by side; the running bot uses the one from ``process_metrics()``.
     buddy_bot_rate_limit_waits_total{host}              waits for an API host's rate limit to reset …
     buddy_bot_rate_limit_wait_seconds_total{host}       … and how long they were
     buddy_bot_work_units{state}                         units of work queued / in progress, as last seen
-    buddy_bot_work_unit_events_total{event}             units retried, taken over, done degraded
+    buddy_bot_work_unit_events_total{event}             units retried, taken over, done degraded, lost to another
 
 plus the process's own figures (``process_resident_memory_bytes``, open file descriptors, CPU, GC).
 """
@@ -44,7 +44,7 @@ ACK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 10.0)
 CacheName = Literal["finished_runs", "execution_ids", "approver_names"]
 CallFailure = Literal["timeout", "connection_error"]
 WorkState = Literal["queued", "in_progress"]
-WorkEvent = Literal["retried", "taken_over", "done_degraded"]
+WorkEvent = Literal["retried", "taken_over", "done_degraded", "lease_lost"]
 
 # Buddy API path segments followed by an id, and those that stand alone (``/user/token``, ``…/logs``).
 _COLLECTIONS = frozenset(
@@ -143,7 +143,7 @@ class Metrics:
         )
         self._work_unit_events = Counter(
             "buddy_bot_work_unit_events",
-            "Units of work retried, taken over from a replica whose lease ran out, or done degraded",
+            "Units of work retried, taken over from a replica whose lease ran out, done degraded, or left to a replica that took them over",
             ["event"],
             registry=self.registry,
         )

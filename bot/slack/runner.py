@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 GC_YOUNG_THRESHOLD = 10_000  # Python's default is 700
+LISTEN_BACKLOG = 1024
 
 
 def run(settings: Settings) -> int:
@@ -158,7 +159,9 @@ async def _serve(settings: Settings, socket_mode: bool) -> None:
                 await handler.connect_async()
                 log.info("connected to Slack in Socket Mode")
             # Socket Mode too: /health, /ready, /metrics and the webhooks (everything but /slack/events).
-            await web.TCPSite(runner, settings.bind_host, settings.port).start()
+            # A burst of Slack requests connects at once: beyond the default backlog (128) the kernel
+            # drops connection attempts, and each comes back only after a one-second retransmit.
+            await web.TCPSite(runner, settings.bind_host, settings.port, backlog=LISTEN_BACKLOG).start()
             log.info("listening on http://%s:%s", settings.bind_host, settings.port)
             subscriptions.start()
             watcher.start()  # resumes the watches stored before a restart

@@ -6,7 +6,9 @@ replay, or Slack's retry reaching another replica finds the key taken and is not
 
 The worker that accepted a unit holds it under a lease of ``WORK_LEASE_S``, renewed while it works.
 When a worker dies its leases run out, and any replica (or the restarted process) takes the unit
-over and runs it again from its payload. Each effect (a post, an upload, an edit) is recorded when
+over and runs it again from its payload. A worker that is alive but was held up past its lease (a
+starved machine) may have lost the unit meanwhile: before each effect it makes sure the lease still
+has half its length to run, renewing it if not, and stops (``LeaseLost``) if another worker has it. Each effect (a post, an upload, an edit) is recorded when
 done, so a take-over repeats none and skips none; for an effect in flight at the crash, the take-over
 asks the effect's own ``find`` whether it landed before doing it again.
 
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -53,6 +56,12 @@ Result = dict[str, Any]
 Handler = Callable[["Unit"], Awaitable[None]]
 
 
+class LeaseLost(BaseException):
+    """Another worker took this unit over (this one was held up past its lease): it finishes the
+    unit, and this one stops at once. A BaseException, like cancellation, so that no handler's
+    ``except Exception`` turns it into a reply."""
+
+
 @dataclass
 class Unit:
     id: str
@@ -62,6 +71,7 @@ class Unit:
     attempts: int
     started_at: float
     degraded: bool = False  # held in memory only: the store was down when it came in
+    lease_until: float = math.inf  # as last written by this worker (a watch's unit: leased elsewhere)
     effects: dict[str, Result] = field(default_factory=dict)  # recorded so far (a take-over loads them)
 
     @property
@@ -89,6 +99,7 @@ class WorkQueue:
         self.clock = clock
         self._handlers: dict[str, Handler] = {}
         self._running: dict[str, asyncio.Task] = {}
+        self._units: dict[str, Unit] = {}  # the units being run, by id, as _running's tasks
         self._answered_in_memory: dict[str, Unit] = {}  # degraded: keys answered, to write down later
         # Writes of many units at once (a burst) share a transaction each: see bot.state.batch.
         self._inserts: GroupCommit[dict[str, Any], bool] = GroupCommit(self._insert_units)
@@ -97,6 +108,7 @@ class WorkQueue:
         self._accepts_done.set()
         self._effects: GroupCommit[dict[str, Any], None] = GroupCommit(self._insert_effects)
         self._dones: GroupCommit[str, None] = GroupCommit(self._mark_done)
+        self._fences: GroupCommit[Unit, bool] = GroupCommit(self._extend_leases)
 
     def register(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
@@ -106,7 +118,7 @@ class WorkQueue:
     async def accept(self, kind: str, key: str, payload: dict[str, Any]) -> Unit | None:
         """Records a new unit under this worker's lease; None when ``key`` was accepted before."""
         now = self.clock()
-        unit = Unit(uuid.uuid4().hex, kind, key, payload, attempts=1, started_at=now)
+        unit = Unit(uuid.uuid4().hex, kind, key, payload, attempts=1, started_at=now, lease_until=now + self.lease_s)
         if key in self._answered_in_memory:
             return None
         row = dict(
@@ -163,18 +175,47 @@ class WorkQueue:
             )
         return [None] * len(unit_ids)
 
+    async def _extend_leases(self, units: list[Unit]) -> list[bool]:
+        """Renews these units' leases; False for a unit this worker no longer holds."""
+        until = self.clock() + self.lease_s
+        ids = [unit.id for unit in units]
+        async with self.state.begin() as db:
+            held = set(
+                (
+                    await db.execute(
+                        update(work_units)
+                        .where(work_units.c.id.in_(ids), work_units.c.owner == self.owner, work_units.c.status == RUNNING)
+                        .values(lease_until=until)
+                        .returning(work_units.c.id)
+                    )
+                ).scalars()
+            )
+        for unit in units:
+            if unit.id in held:
+                unit.lease_until = until
+        return [unit.id in held for unit in units]
+
     def _insert(self, table: Any) -> Any:
         """INSERT … ON CONFLICT DO NOTHING, in the store's own dialect."""
         return sqlite_insert(table) if self.state.is_sqlite else postgresql_insert(table)
 
     def start(self, unit: Unit) -> asyncio.Task:
         """Runs the unit's handler in the background (the acknowledgement is not held up)."""
-        task = asyncio.create_task(self.run(unit), name=f"unit-{unit.kind}-{unit.id[:8]}")
-        self._running[unit.id] = task
-        task.add_done_callback(lambda _t: self._running.pop(unit.id, None))
-        return task
+        return asyncio.create_task(self.run(unit), name=f"unit-{unit.kind}-{unit.id[:8]}")
 
     async def run(self, unit: Unit) -> None:
+        """Runs the unit's handler to the end, its lease renewed meanwhile, then marks it done."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._running[unit.id] = task
+        self._units[unit.id] = unit
+        try:
+            await self._run(unit)
+        finally:
+            self._running.pop(unit.id, None)
+            self._units.pop(unit.id, None)
+
+    async def _run(self, unit: Unit) -> None:
         # Acknowledgements first: while requests are being taken in (a burst), the work waits, a
         # little, so that none of them misses Slack's 3 s for work that can start a moment later.
         with contextlib.suppress(TimeoutError):
@@ -187,6 +228,11 @@ class WorkQueue:
                 await handler(unit)
         except asyncio.CancelledError:
             raise  # shutting down: the lease is handed back, another worker finishes it
+        except LeaseLost:
+            log.warning("unit %s (%s): another worker took it over while this one was held up; left to it", unit.id, unit.kind)
+            if self.metrics is not None:
+                self.metrics.work_unit_event("lease_lost")
+            return
         except Exception:
             # Handlers tell the person themselves; this is a bug, and running it again would repeat it.
             log.exception("unit %s (%s) failed", unit.id, unit.kind)
@@ -226,9 +272,24 @@ class WorkQueue:
                 log.info("unit %s: %s had landed before the take-over; not repeated", unit.id, name)
                 await self._record(unit, name, found)
                 return found
+        await self._hold(unit)
         result = await do()
         await self._record(unit, name, result)
         return result
+
+    async def _hold(self, unit: Unit) -> None:
+        """Makes sure this worker still holds ``unit`` for half a lease (time for the effect to
+        land before anyone may take the unit over and look for it); raises LeaseLost if not."""
+        if unit.degraded or self.clock() + self.lease_s / 2 <= unit.lease_until:
+            return
+        try:
+            held = await self._fences.submit(unit)
+        except StateUnavailable as exc:
+            # Nobody can take the unit over while the store is down: answering beats waiting.
+            self.health.failed(str(exc))
+            return
+        if not held:
+            raise LeaseLost(unit.id)
 
     async def _record(self, unit: Unit, name: str, result: Result) -> None:
         unit.effects[name] = result
@@ -260,12 +321,19 @@ class WorkQueue:
         """Extends the leases of the units this worker is running."""
         if not self._running:
             return
+        until = self.clock() + self.lease_s
         async with self.state.begin() as db:
-            await db.execute(
-                update(work_units)
-                .where(work_units.c.owner == self.owner, work_units.c.status == RUNNING)
-                .values(lease_until=self.clock() + self.lease_s)
-            )
+            held = (
+                await db.execute(
+                    update(work_units)
+                    .where(work_units.c.owner == self.owner, work_units.c.status == RUNNING)
+                    .values(lease_until=until)
+                    .returning(work_units.c.id)
+                )
+            ).scalars()
+            for unit_id in held:
+                if unit_id in self._units:
+                    self._units[unit_id].lease_until = until
 
     async def take_over(self, *, everything: bool = False) -> int:
         """Takes the units whose lease ran out (``everything``: every unfinished one, for a lone
@@ -321,6 +389,7 @@ class WorkQueue:
             attempts=row.attempts,
             started_at=row.started_at or row.created_at,
             effects=effects,
+            lease_until=now + self.lease_s,
         )
 
     async def release(self) -> None:
@@ -376,13 +445,33 @@ class WorkQueue:
         """Renews leases, takes over lapsed units and leaves degraded mode, until cancelled."""
         # At least once a second: a lease handed back (a replica shutting down) is taken at once.
         interval = interval if interval is not None else max(0.05, min(self.lease_s / 3, UPKEEP_MAX_S))
+        # Renewing has its own loop: a long take-over or count must not let this worker's leases lapse.
+        renewing = asyncio.create_task(self._keep_renewing(interval), name="work-lease-renewal")
+        try:
+            await self._upkeep(interval)
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+
+    async def _keep_renewing(self, interval: float) -> None:
+        while True:
+            if not (self.health.degraded or self.state.down is not None):
+                try:
+                    await self.renew()
+                except StateUnavailable as exc:
+                    self.health.failed(str(exc))
+                except Exception:
+                    log.exception("renewing the work queue's leases failed; trying again")
+            await asyncio.sleep(interval)
+
+    async def _upkeep(self, interval: float) -> None:
         pruned_at = float("-inf")
         while True:
             try:
                 if self.health.degraded or self.state.down is not None:  # any user of the store saw it fail
                     await self.recover()
                 else:
-                    await self.renew()
                     await self.take_over()
                     await self._count()
                     if time.monotonic() - pruned_at >= PRUNE_EVERY_S:

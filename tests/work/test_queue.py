@@ -125,6 +125,73 @@ async def test_a_handed_back_lease_is_taken_at_once(state):
     assert taken == [unit.id]
 
 
+async def test_a_worker_held_up_past_its_lease_leaves_the_unit_to_the_one_that_took_it_over(state):
+    clock = Clock()
+    slow = WorkQueue(state, owner="slow", lease_s=10, clock=clock)
+    unit = await slow.accept("command", "k", {})
+    assert unit is not None
+    posts: list[str] = []
+    clock.now += 4  # six seconds of the lease left: more than half, so no write to find that out
+    await slow.effect(unit, "summary", lambda: _append_posted(posts, "summary by slow"))
+    clock.now += 3  # three left: the lease is renewed first
+    await slow.effect(unit, "thread", lambda: _append_posted(posts, "thread by slow"))
+    assert unit.lease_until == clock.now + 10
+    clock.now += 11  # held up past the lease (a starved machine): another replica takes the unit over
+    other = WorkQueue(state, owner="other", lease_s=10, clock=clock)
+    go_on = asyncio.Event()
+
+    async def finish(again: Unit) -> None:
+        await go_on.wait()
+        assert set(again.effects) == {"summary", "thread"}
+        await other.effect(again, "snippet", lambda: _append_posted(posts, "snippet by other"))
+
+    other.register("command", finish)
+    assert await other.take_over() == 1
+    slow.register("command", lambda u: slow.effect(u, "snippet", lambda: _append_posted(posts, "snippet by slow")))
+    await slow.run(unit)  # it goes on where it was: its next effect finds the unit gone, and it stops
+    assert posts == ["summary by slow", "thread by slow"]
+    assert await _unit_row(state) == ("other", "running")  # not marked done by the slow worker
+    go_on.set()
+    await asyncio.wait_for(_until(lambda: len(posts) == 3), 5)
+    assert posts[-1] == "snippet by other"
+
+
+async def test_a_unit_run_by_its_listener_keeps_its_lease_while_it_works(state):
+    working = WorkQueue(state, owner="working", lease_s=0.3)
+    unit = await working.accept("command", "k", {})
+    assert unit is not None
+    go_on = asyncio.Event()
+    working.register("command", lambda _u: go_on.wait())
+    upkeep = asyncio.create_task(working.maintain(interval=0.05))
+    run = asyncio.create_task(working.run(unit))  # as the listener runs it: not through start()
+    other = WorkQueue(state, owner="other", lease_s=0.3)
+    other.register("command", lambda _u: asyncio.sleep(0))
+    try:
+        for _ in range(10):  # three leases' worth and more
+            await asyncio.sleep(0.1)
+            assert await other.take_over() == 0
+        go_on.set()
+        await asyncio.wait_for(run, 5)
+        assert await _unit_row(state) == (None, "done")
+    finally:
+        upkeep.cancel()
+        await asyncio.gather(upkeep, return_exceptions=True)
+
+
+async def _unit_row(state) -> tuple:
+    from sqlalchemy import select
+
+    from bot.state.tables import work_units
+
+    async with state.begin() as db:
+        return tuple((await db.execute(select(work_units.c.owner, work_units.c.status))).one())
+
+
+async def _append_posted(posts: list[str], what: str) -> dict:
+    posts.append(what)
+    return {"ts": str(len(posts))}
+
+
 async def _ran(ran: list, owner: str, unit: Unit) -> None:
     ran.append((owner, unit.payload["n"]))
 
