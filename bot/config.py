@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     buddy_webhook_max_mb: float = Field(default=128.0, gt=0)
     buddy_webhook_max_inflight: int = Field(default=4, ge=1)
 
+    # Acting from Slack as each person (linked Buddy accounts)
+    token_encryption_key: str = Field(default="", repr=False)
+
     @field_validator("buddy_webhook_token")
     @classmethod
     def _unguessable(cls, value: str) -> str:
@@ -114,6 +117,22 @@ class Settings(BaseSettings):
             raise ValueError(
                 'must be at least 24 characters; make one with python -c "import secrets; print(secrets.token_urlsafe(32))"'
             )
+        return value
+
+    @field_validator("token_encryption_key")
+    @classmethod
+    def _fernet_key(cls, value: str) -> str:
+        from cryptography.fernet import Fernet
+
+        value = value.strip()
+        if value:
+            try:
+                Fernet(value)
+            except ValueError:
+                raise ValueError(
+                    "must be a Fernet key (32 bytes, url-safe base64); make one with "
+                    'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+                ) from None
         return value
 
     @field_validator("public_url")

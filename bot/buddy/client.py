@@ -149,14 +149,17 @@ class BuddyClient:
             raise errors.NotFound(f"{host} is not a Buddy host this bot is set up for", host=host)
         return api_base_for(host, override=self._settings.buddy_api_url)
 
-    async def _get_model(self, host: str, path: str, model: type[M], params: Mapping[str, Any] | None = None) -> M:
-        body = await self.get_json(host, path, params)
+    async def _get_model(
+        self, host: str, path: str, model: type[M], params: Mapping[str, Any] | None = None, *, token: str | None = None
+    ) -> M:
+        body = await self.get_json(host, path, params, token=token)
         if not isinstance(body, dict):
             raise errors.BadResponse("Buddy answered with JSON that is not an object", host=host)
         return model.model_validate(body)
 
-    async def get_json(self, host: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET with bounded retries (backoff + jitter) for transient faults and short rate-limit waits."""
+    async def get_json(self, host: str, path: str, params: Mapping[str, Any] | None = None, *, token: str | None = None) -> Any:
+        """GET with bounded retries (backoff + jitter) for transient faults and short rate-limit waits;
+        with a person's ``token`` instead of the bot's, when given."""
         base = self.api_base(host)
         api_host = httpx.URL(base).host
         retrying = AsyncRetrying(
@@ -169,7 +172,7 @@ class BuddyClient:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._request_once("GET", host, api_host, base + path, params=params)
+                    return await self._request_once("GET", host, api_host, base + path, params=params, token=token)
         except _Transient as exc:
             raise errors.Unavailable(str(exc), host=api_host, status=exc.status) from None
         except _WaitForReset as exc:
@@ -186,12 +189,12 @@ class BuddyClient:
             return 0.0
         return self._backoff(retry_state)
 
-    async def send_json(self, method: str, host: str, path: str, body: Mapping[str, Any]) -> Any:
+    async def send_json(self, method: str, host: str, path: str, body: Mapping[str, Any], *, token: str | None = None) -> Any:
         """POST/PATCH once: a write is not retried, since a timed-out one may still have been applied."""
         base = self.api_base(host)
         api_host = httpx.URL(base).host
         try:
-            return await self._request_once(method, host, api_host, base + path, json_body=body)
+            return await self._request_once(method, host, api_host, base + path, json_body=body, token=token)
         except _Transient as exc:
             raise errors.Unavailable(str(exc), host=api_host, status=exc.status) from None
         except _WaitForReset as exc:
@@ -206,9 +209,10 @@ class BuddyClient:
         *,
         params: Mapping[str, Any] | None = None,
         json_body: Mapping[str, Any] | None = None,
+        token: str | None = None,
     ) -> Any:
         await self._respect_rate_limit(api_host)
-        token = self._settings.token_for(host)
+        token = token or self._settings.token_for(host)
         headers = {
             "Accept": "application/json",
             "Accept-Encoding": ACCEPTED_ENCODINGS,

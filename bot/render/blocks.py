@@ -11,6 +11,7 @@ Block = dict[str, Any]
 
 OPEN_ACTION = "buddy_open"  # the Open in Buddy link button: Slack still reports its clicks
 CLAIM_ACTION = "buddy_claim"  # "I'm on it", on every message about a failure; its value is the run's link
+LINK_ACTION = "buddy_link_account"  # "Link Buddy account", on a refusal to act for someone not linked; value: the host
 
 
 def mrkdwn(text: str) -> Block:

@@ -22,6 +22,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import Responder
 from bot.config import Settings
+from bot.identity.accounts import LinkedAccounts
+from bot.identity.vault import Vault
 from bot.slack.unhandled import answer_unhandled
 from bot.state.claims import Claims
 from bot.state.store import StateStore
@@ -43,9 +45,11 @@ class Services:
     work: WorkQueue
     watcher: Watcher | None = None  # set by the runner once the Slack client exists
     claims: Claims = field(init=False)
+    accounts: LinkedAccounts = field(init=False)
 
     def __post_init__(self) -> None:
         self.claims = Claims(self.state)
+        self.accounts = LinkedAccounts(self.state, Vault(self.settings.token_encryption_key))
 
 
 def slack_base_url(settings: Settings) -> str:

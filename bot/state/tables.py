@@ -224,3 +224,68 @@ pipeline_posts = Table(
     Column("posted_at", Float, nullable=False),
     PrimaryKeyConstraint("channel", "host", "workspace", "project", "pipeline_id"),
 )
+
+# -- 0004: linked Buddy accounts, OAuth states, actions and their audit trail ---------------------
+
+# One Buddy token per Slack person per Buddy host, encrypted (Fernet, TOKEN_ENCRYPTION_KEY). Keyed by
+# the Slack enterprise or team id too, so that several workspaces need no migration.
+linked_accounts = Table(
+    "linked_accounts",
+    metadata,
+    Column("team", String, nullable=False),  # the enterprise id on Enterprise Grid, else the team id
+    Column("slack_user", String, nullable=False),
+    Column("host", String, nullable=False),  # the Buddy web host (app.buddy.works, or self-hosted)
+    Column("buddy_user_id", BigInteger),
+    Column("buddy_user_name", String, nullable=False),
+    Column("kind", String, nullable=False),  # oauth or personal
+    Column("token", Text, nullable=False),  # encrypted
+    Column("refresh_token", Text),  # encrypted; OAuth only
+    Column("expires_at", Float),  # when the access token runs out (OAuth), if Buddy says
+    Column("scopes", String, nullable=False, server_default=""),
+    Column("linked_at", Float, nullable=False),
+    PrimaryKeyConstraint("team", "slack_user", "host"),
+)
+
+# OAuth authorization requests in flight: single use, bound to the Slack person, 10 minutes.
+oauth_states = Table(
+    "oauth_states",
+    metadata,
+    Column("state", String, primary_key=True),
+    Column("team", String, nullable=False),
+    Column("slack_user", String, nullable=False),
+    Column("host", String, nullable=False),
+    Column("code_verifier", String, nullable=False),  # PKCE
+    Column("created_at", Float, nullable=False),
+)
+
+# An operation on a run in flight or just done, so a double click makes one Buddy call: keyed by run
+# and operation, not by the click's payload (two clicks are two payloads).
+action_locks = Table(
+    "action_locks",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("unit_id", String(32), nullable=False),
+    Column("until", Float, nullable=False),
+)
+
+# Every action taken from Slack: who (in Slack and in Buddy), what, on which run, and how it went.
+action_audit = Table(
+    "action_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("unit_id", String(32), nullable=False, unique=True),  # one row per action, however often run
+    Column("at", Float, nullable=False),
+    Column("team", String, nullable=False),
+    Column("slack_user", String, nullable=False),
+    Column("buddy_user", String, nullable=False),  # the Buddy user acted as, or "bot token"
+    Column("action", String, nullable=False),  # approve, variables, retry, cancel, run
+    Column("host", String, nullable=False),
+    Column("workspace", String, nullable=False),
+    Column("project", String, nullable=False),
+    Column("pipeline_id", BigInteger, nullable=False),
+    Column("execution_id", BigInteger),  # the new run's, for a run
+    Column("run_url", String, nullable=False),
+    Column("result", String, nullable=False),  # done, refused, failed
+    Column("detail", String, nullable=False, server_default=""),
+    Index("action_audit_pipeline", "host", "workspace", "project", "pipeline_id", "at"),
+)

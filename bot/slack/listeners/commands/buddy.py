@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -20,7 +21,20 @@ from bot.work.queue import Unit
 
 log = logging.getLogger(__name__)
 
-SUBCOMMANDS = {"subscribe", "unsubscribe", "subscriptions"}
+
+class Subcommands(Protocol):
+    """A family of ``/buddy <word> …`` commands: answered in the ack from what is known, and after
+    it (the unit's work) where Buddy must be asked."""
+
+    words: frozenset[str]
+
+    async def ack(self, ack: AsyncAck, command: dict) -> None: ...
+
+    async def answer(
+        self, command: dict, client: AsyncWebClient, respond: AsyncRespond, *, effects: SlackEffects | None = None
+    ) -> None: ...
+
+
 # Bolt looks every 10 ms whether ack() was called, then sends the acknowledgement; waiting a little
 # longer before the lookup lets it go first, so that under a burst of commands the lookups already
 # started never hold back the acknowledgements still to send.
@@ -28,9 +42,10 @@ ACK_HEADSTART_S = 0.02
 
 
 class BuddyCommand:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *more: Subcommands) -> None:
         self.services = services
-        self.subscriptions = SubscriptionCommands(services)
+        families: tuple[Subcommands, ...] = (SubscriptionCommands(services), *more)
+        self.subcommands = {word: family for family in families for word in family.words}
 
     def _plan(self, command: dict) -> Plan:
         request = Request(
@@ -68,8 +83,8 @@ class BuddyCommand:
         if word in {"", "help"}:
             await ack(**render_help())
             return
-        if word in SUBCOMMANDS:
-            await self.subscriptions.ack(ack, command)
+        if word in self.subcommands:
+            await self.subcommands[word].ack(ack, command)
             return
         plan = self._plan(command)
         if plan.refusal:
@@ -85,8 +100,8 @@ class BuddyCommand:
     ) -> None:
         text = command.get("text", "").strip()
         word = text.split(maxsplit=1)[0].lower() if text else ""
-        if word in SUBCOMMANDS:
-            await self.subscriptions.answer(command, client, respond)
+        if word in self.subcommands:
+            await self.subcommands[word].answer(command, client, respond, effects=effects)
             return
         if word in {"", "help"}:
             return

@@ -16,6 +16,7 @@ from bot.render.notice import render_notice
 from bot.render.subscriptions import render_reply, render_subscription_list
 from bot.slack.app import Services
 from bot.slack.delivery import UNREACHABLE, slack_error
+from bot.slack.effects import SlackEffects
 from bot.subscriptions.manage import ArgumentError, Arguments, SubscriptionManager, parse_arguments
 from bot.subscriptions.store import SubscriptionStore
 
@@ -29,6 +30,8 @@ NOT_A_MEMBER = "Saved, but I'm not in this conversation, so I can't post its run
 
 
 class SubscriptionCommands:
+    words = frozenset({"subscribe", "unsubscribe", "subscriptions"})
+
     def __init__(self, services: Services) -> None:
         self.services = services
         self.store = SubscriptionStore(services.state)
@@ -48,7 +51,9 @@ class SubscriptionCommands:
         else:
             await ack(text=f":hourglass_flowing_sand: Checking that I can read {self._arguments(rest).target.label}…")
 
-    async def answer(self, command: dict, client: AsyncWebClient, respond: AsyncRespond) -> None:
+    async def answer(
+        self, command: dict, client: AsyncWebClient, respond: AsyncRespond, *, effects: SlackEffects | None = None
+    ) -> None:
         word, rest = _split(command)
         if word != "subscribe" or self._refusal(command):
             return
