@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answers import Responder
 from bot.config import Settings
 from bot.identity.accounts import LinkedAccounts
+from bot.identity.credentials import Identity
 from bot.identity.vault import Vault
 from bot.slack.unhandled import answer_unhandled
 from bot.state.claims import Claims
@@ -46,10 +47,12 @@ class Services:
     watcher: Watcher | None = None  # set by the runner once the Slack client exists
     claims: Claims = field(init=False)
     accounts: LinkedAccounts = field(init=False)
+    identity: Identity = field(init=False)
 
     def __post_init__(self) -> None:
         self.claims = Claims(self.state)
         self.accounts = LinkedAccounts(self.state, Vault(self.settings.token_encryption_key))
+        self.identity = Identity(self.accounts)
 
 
 def slack_base_url(settings: Settings) -> str:

@@ -78,6 +78,8 @@ class FakeBuddy:
         self.pipelines: dict[tuple[str, str, int], list[FakeExecution]] = {}
         self.members: dict[tuple[str, int], str] = {}
         self.token_info: dict[str, Any] = {"name": "bot", "expires_at": None, "scopes": ["WORKSPACE", "EXECUTION_INFO"]}
+        # People's own tokens (linked accounts): token -> the Buddy user it is, with its scopes.
+        self.users: dict[str, dict[str, Any]] = {}
         self.latency = 0.0
         self.include_log = True
         self.fail_log_offsets: set[int] = set()  # /logs pages from these offsets are answered 500
@@ -109,6 +111,15 @@ class FakeBuddy:
         execution.actions = actions if actions is not None else [FakeAction()]
         runs.append(execution)
         return execution
+
+    def add_user(self, token: str, name: str, *, user_id: int | None = None,
+                 scopes: tuple[str, ...] = ("USER_INFO", "EXECUTION_INFO", "EXECUTION_RUN")) -> dict[str, Any]:
+        """A Buddy user whose personal token (or OAuth access token) is ``token``."""
+        user = {"id": user_id or 100 + len(self.users), "name": name, "email": f"{name.lower()}@example.com",
+                "scopes": list(scopes)}
+        self.users[token] = user
+        self.tokens.add(token)
+        return user
 
     @staticmethod
     def change(execution: FakeExecution, index: int = 0, **changes: Any) -> FakeAction:
@@ -206,6 +217,13 @@ class FakeBuddy:
         parts = [p for p in request.path.split("/") if p]
         if parts == ["user", "token"]:
             return _json(self.token_info)
+        if parts == ["user"]:
+            user = self.users.get(request.headers["Authorization"].removeprefix("Bearer "))
+            if user is None:
+                return _json({"id": 1, "name": "Bot", "email": "bot@example.com"})
+            if "USER_INFO" not in user["scopes"]:
+                return _error(403, "Token has no permission to USER_INFO")
+            return _json({k: v for k, v in user.items() if k != "scopes"})
         if len(parts) == 4 and parts[0] == "workspaces" and parts[2] == "members":
             name = self.members.get((parts[1], int(parts[3])))
             return _json({"id": int(parts[3]), "name": name, "email": "x@example.com"}) if name else _error(404, "Member not found")
