@@ -151,6 +151,30 @@ def block_actions_payload(
     }
 
 
+def view_submission_payload(
+    view: dict[str, Any],
+    values: dict[str, dict[str, dict[str, Any]]],
+    *,
+    user_id: str = "U123",
+    team_id: str = TEAM_ID,
+) -> dict[str, Any]:
+    """What Slack sends when a person submits ``view`` (as opened: ``id``, ``callback_id``,
+    ``private_metadata``, ``blocks``) with ``values`` ({block_id: {action_id: {"type": …, "value": …}}}).
+    Send it with ``block_actions_body``: interactivity payloads share one form field."""
+    return {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": "fake-workspace"},
+        "user": {"id": user_id, "username": "alice", "name": "alice", "team_id": team_id},
+        "api_app_id": APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": f"{next(_ids)}.{secrets.token_hex(16)}",
+        "view": {**view, "type": "modal", "state": {"values": values}, "hash": view.get("hash", "h1")},
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
 def post_signed(
     url: str,
     body: str | bytes,

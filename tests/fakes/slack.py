@@ -104,6 +104,8 @@ class FakeSlack:
         self._uploads: list[dict[str, Any]] = []
         self._files: dict[str, dict[str, Any]] = {}  # file_id -> filename, bytes once uploaded
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message
+        self.views: dict[str, dict[str, Any]] = {}  # view id -> the view as opened or last updated
+        self._view_counter = itertools.count(1)
         self._ts_counter = itertools.count(1)
         # Message ts are real times, as Slack's are: `oldest` in history reads compares with them.
         self._base_ts_micros = int(time.time()) * 1_000_000
@@ -123,6 +125,9 @@ class FakeSlack:
             "files.completeUploadExternal": self._complete_upload,
             "conversations.history": self._history,
             "conversations.replies": self._replies,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
+            "views.push": self._views_open,
         }
         app = web.Application(client_max_size=_MAX_BODY)
         app.router.add_route("*", "/api/{method}", self._handle_api)  # slack_sdk uses GET for *.info
@@ -368,6 +373,31 @@ class FakeSlack:
         if not p.get("user"):
             return _error("user_not_in_channel")
         return {"ok": True, "message_ts": self._next_ts()}
+
+    def _views_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        """views.open / views.push: the trigger_id must be one Slack sent (any non-empty value here)."""
+        if not p.get("trigger_id"):
+            return _error("invalid_trigger_id")
+        view = p.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return _error("invalid_arguments")
+        view_id = f"V{next(self._view_counter):08d}"
+        self.views[view_id] = {**view, "id": view_id, "hash": f"h{view_id}", "trigger_id": p["trigger_id"]}
+        return {"ok": True, "view": self.views[view_id]}
+
+    def _views_update(self, p: dict[str, Any]) -> dict[str, Any]:
+        view_id = p.get("view_id") or ""
+        if view_id not in self.views:
+            return _error("not_found")
+        view = p.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not isinstance(view, dict):
+            return _error("invalid_arguments")
+        self.views[view_id] = {**view, "id": view_id, "hash": f"h{view_id}-{next(self._view_counter)}"}
+        return {"ok": True, "view": self.views[view_id]}
 
     def _update(self, p: dict[str, Any]) -> dict[str, Any]:
         message = self._messages.get((p.get("channel", ""), p.get("ts", "")))

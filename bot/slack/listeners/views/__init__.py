@@ -1,0 +1,11 @@
+"""Modal submissions (``view_submission``), a module per modal, each wired by its own ``register``."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.slack.app import Services
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    """Each modal module's ``register(app, services)`` is called here."""
