@@ -12,9 +12,11 @@ from bot.buddy import errors
 from bot.buddy.refs import BuddyRef, FoundReferences, RefKind, find_references
 from bot.config import Settings
 from bot.explain import explain
+from bot.identity.accounts import SlackPerson
+from bot.identity.credentials import Identity, LinkExpired, NotLinked
 from bot.lookup import Lookup
 from bot.render.logtail import inline_log_block, render_log_tail_and_title
-from bot.render.notice import render_notice
+from bot.render.notice import render_link_prompt, render_notice
 from bot.render.summary import render_summary
 from bot.report import RunReport
 
@@ -32,6 +34,15 @@ UNEXPECTED_FAILURE = (
 )
 
 
+def link_reason(exc: NotLinked) -> str:
+    if isinstance(exc, LinkExpired):
+        return f"Your Buddy sign-in on {exc.host} has expired or was revoked. Link your account again to read runs here."
+    return (
+        f"This bot reads Buddy as the person who asks, and you have no Buddy account linked on {exc.host}. "
+        "Link yours (it takes a minute), then ask again."
+    )
+
+
 @dataclass
 class Answer:
     """One reference answered: a summary message, and the log tail for the thread (may be empty)."""
@@ -43,6 +54,8 @@ class Answer:
     snippet_title: str = ""
     failed: bool = False
     requested_by: str | None = None  # the Slack user named in the summary's footer
+    private: bool = False  # for the asker's eyes only (a link prompt): never posted in the channel
+    reader: SlackPerson | None = None  # READ_AS_ASKER: whose token read it (a followed run goes on so)
 
     @property
     def snippet_filename(self) -> str:
@@ -63,6 +76,7 @@ class Request:
     channel: str | None = None
     user: str | None = None
     is_direct: bool = False
+    person: SlackPerson | None = None  # who asked, to read as (READ_AS_ASKER); None for a bot's message
 
 
 @dataclass
@@ -85,9 +99,31 @@ class Plan:
 
 
 class Responder:
-    def __init__(self, lookup: Lookup, settings: Settings) -> None:
+    def __init__(self, lookup: Lookup, settings: Settings, *, identity: Identity | None = None) -> None:
         self.lookup = lookup
         self.settings = settings
+        self.identity = identity
+
+    async def reader(self, person: SlackPerson | None, host: str) -> Lookup:
+        """The lookup a read for ``person`` goes through: the shared one (the bot's token), or with
+        READ_AS_ASKER the person's own (NotLinked if they have no usable account on ``host``)."""
+        if not self.settings.read_as_asker:
+            return self.lookup
+        if person is None or self.identity is None:
+            raise NotLinked(host)
+        return self.lookup.as_person((await self.identity.usable(person, host)).token)
+
+    async def report(self, ref: BuddyRef, *, person: SlackPerson | None = None, fresh: bool = False) -> RunReport:
+        """The run, read as ``reader`` says; a person's token that Buddy refuses (401) is refreshed
+        once and the read tried again (LinkExpired when it cannot be: they link again)."""
+        lookup = await self.reader(person, ref.host)
+        try:
+            return await lookup.report(ref, fresh=fresh)
+        except errors.Unauthorized:
+            if lookup is self.lookup or person is None or self.identity is None:
+                raise
+            account = await self.identity.refused(person, ref.host, lookup.client.token)
+            return await self.lookup.as_person(account.token).report(ref, fresh=fresh)
 
     def channel_allowed(self, channel: str | None, *, is_direct: bool = False) -> bool:
         allowed = self.settings.slack_channels
@@ -116,11 +152,18 @@ class Responder:
                 plan.refused_workspaces.append(ref.workspace)
         return plan
 
-    async def answer(self, ref: BuddyRef, *, requested_by: str | None = None, fresh: bool = False) -> Answer:
-        """Looks the reference up; a Buddy failure becomes a message that says what to do, never an exception."""
+    async def answer(
+        self, ref: BuddyRef, *, requested_by: str | None = None, fresh: bool = False, person: SlackPerson | None = None
+    ) -> Answer:
+        """Looks the reference up (as ``person``, with READ_AS_ASKER); a Buddy failure becomes a
+        message that says what to do, never an exception."""
         try:
-            report = await self.lookup.report(ref, fresh=fresh)
-            return self.summary(report, requested_by=requested_by)
+            report = await self.report(ref, person=person, fresh=fresh)
+            answer = self.summary(report, requested_by=requested_by)
+            answer.reader = person if self.settings.read_as_asker else None
+            return answer
+        except NotLinked as exc:
+            return Answer(ref=ref, message=render_link_prompt(exc.host, link_reason(exc)), failed=True, private=True)
         except errors.BuddyError as exc:
             log.info("lookup of %s failed: %s", ref.web_url, type(exc).__name__)
             return Answer(ref=ref, message=render_notice(explain(exc, ref), link=ref.web_url), failed=True)

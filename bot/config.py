@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     slack_signing_secret: str = Field(default="", repr=False)
     slack_app_token: str = Field(default="", repr=False)
     slack_api_url: str | None = None
+    # Installing through Slack's OAuth into any number of workspaces, instead of one SLACK_BOT_TOKEN.
+    slack_client_id: str = ""
+    slack_client_secret: str = Field(default="", repr=False)
+    slack_oauth_authorize_url: str = "https://slack.com/oauth/v2/authorize"
     slack_retry_backoff_s: float = Field(default=0.5, ge=0)
     slack_channels: CommaList = ()
     reply_to_links: bool = True
@@ -108,6 +112,39 @@ class Settings(BaseSettings):
 
     # Acting from Slack as each person (linked Buddy accounts)
     token_encryption_key: str = Field(default="", repr=False)
+    read_as_asker: bool = False
+    # Pipelines whose name contains one of these (case-insensitive) ask for a confirmation before /buddy run.
+    run_confirm_patterns: CommaList = ("prod", "production", "release")
+    # Slack users (U…, W…) and user groups (S…) who act with the bot's Buddy token instead of their own.
+    act_with_bot_token_for: CommaList = ()
+    # Buddy's OAuth app (for BUDDY_DEFAULT_HOST only); linking uses it when both are set, with PUBLIC_URL.
+    buddy_oauth_client_id: str = ""
+    buddy_oauth_client_secret: str = Field(default="", repr=False)
+    buddy_oauth_scopes: CommaList = ("USER_INFO", "EXECUTION_INFO", "EXECUTION_RUN")
+
+    @field_validator("buddy_oauth_scopes", mode="before")
+    @classmethod
+    def _scope_words(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(word.upper() for word in re.split(r"[\s,]+", value) if word)
+        if isinstance(value, tuple) and "USER_INFO" not in value:
+            raise ValueError("must include USER_INFO: the bot reads with it which Buddy user signed in")
+        return value
+
+    @field_validator("act_with_bot_token_for", mode="before")
+    @classmethod
+    def _slack_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(item.strip() for item in value.split(",") if item.strip())
+        if not isinstance(value, tuple):
+            return value
+        bad = [item for item in value if not re.fullmatch(r"[UWS][A-Z0-9]{2,20}", str(item).upper())]
+        if bad:
+            raise ValueError(
+                f"{str(bad[0])[:40]!r} is not a Slack user id (U…, W…) or user-group id (S…): copy ids from a "
+                "profile's or a group's “Copy member ID”"
+            )
+        return tuple(str(item).upper() for item in value)
 
     @field_validator("buddy_webhook_token")
     @classmethod
@@ -181,7 +218,9 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("buddy_hosts", "buddy_workspaces", "slack_channels", "secret_variable_patterns", mode="before")
+    @field_validator(
+        "buddy_hosts", "buddy_workspaces", "slack_channels", "secret_variable_patterns", "run_confirm_patterns", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -227,12 +266,41 @@ class Settings(BaseSettings):
                 "Personal Access Tokens, scope EXECUTION_INFO) and put it in .env or the environment."
             )
 
+    @property
+    def slack_oauth(self) -> bool:
+        """Installed through Slack's OAuth, each workspace with its own bot token (SLACK_CLIENT_ID / _SECRET)."""
+        return bool(self.slack_client_id or self.slack_client_secret)
+
     def require_slack(self, socket_mode: bool) -> None:
+        if self.slack_oauth:
+            return self._require_oauth_install(socket_mode)
         missing = ["SLACK_BOT_TOKEN"] if not self.slack_bot_token else []
         if not socket_mode and not self.slack_signing_secret:
             missing.append("SLACK_SIGNING_SECRET")
         if missing:
             raise ConfigError(f"{' and '.join(missing)} not set: see the README's 'Create the Slack app' section.")
+
+    def _require_oauth_install(self, socket_mode: bool) -> None:
+        pair = (("SLACK_CLIENT_ID", self.slack_client_id), ("SLACK_CLIENT_SECRET", self.slack_client_secret))
+        client = [name for name, value in pair if value]
+        if self.slack_bot_token:
+            raise ConfigError(
+                f"{', '.join(client)} and SLACK_BOT_TOKEN are set together: unset SLACK_BOT_TOKEN to install into "
+                f"workspaces through Slack's OAuth, or unset {' and '.join(client)} to serve the one workspace of that token."
+            )
+        needed = {
+            "SLACK_CLIENT_ID": self.slack_client_id,
+            "SLACK_CLIENT_SECRET": self.slack_client_secret,
+            "SLACK_SIGNING_SECRET": self.slack_signing_secret or socket_mode,
+            "TOKEN_ENCRYPTION_KEY": self.token_encryption_key,  # the workspaces' bot tokens are kept encrypted
+            "PUBLIC_URL": self.public_url,  # the redirect URL given to Slack is <PUBLIC_URL>/slack/oauth_redirect
+        }
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            raise ConfigError(
+                f"{' and '.join(missing)} not set: installing through Slack's OAuth needs {'them' if len(missing) > 1 else 'it'}; "
+                "see the README's 'Installing into several workspaces' section."
+            )
 
 
 def load_settings(**overrides: Any) -> Settings:

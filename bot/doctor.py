@@ -64,6 +64,9 @@ async def check_buddy(settings: Settings) -> list[Finding]:
 
 
 async def check_slack(settings: Settings) -> list[Finding]:
+    if settings.slack_oauth:
+        # Each workspace has its own bot token, checked with auth.test when it installs.
+        return [Finding(SKIP, "slack", "installed through Slack's OAuth (SLACK_CLIENT_ID): no single bot token to check")]
     if not settings.slack_bot_token:
         return [Finding(SKIP, "slack", "SLACK_BOT_TOKEN is not set")]
     from bot.slack.doctor import check_slack as check_slack_side  # Slack only when it is configured

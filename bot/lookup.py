@@ -25,6 +25,7 @@ Calls per lookup (the performance issue pins these counts):
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +58,7 @@ _WebIdKey = tuple[str, str, str, int, str | None]
 
 APPROVING_ACTOR_VARIABLE = "BUDDY_APPROVING_ACTOR"
 LOG_PAGE_MAX = PAGE_MAX  # the logs endpoint's largest page
+PERSONAL_LOOKUPS = 256  # people reading at once with READ_AS_ASKER; the least recent are let go
 
 
 class Coalescer:
@@ -78,7 +80,14 @@ class Coalescer:
 class Lookup:
     """The bot's core service: ``report(ref)`` gathers a RunReport; caching and coalescing live here."""
 
-    def __init__(self, client: BuddyClient, settings: Settings, *, shared_ids: ExecutionIds | None = None) -> None:
+    def __init__(
+        self,
+        client: BuddyClient,
+        settings: Settings,
+        *,
+        shared_ids: ExecutionIds | None = None,
+        finder: ThreadPoolExecutor | None = None,
+    ) -> None:
         self.client = client
         self.settings = settings
         # Web ids other replicas (or this process before a restart) already found: no scan for those.
@@ -92,8 +101,20 @@ class Lookup:
         self._whys: TTLCache[Hashable, Why | None] = TTLCache(maxsize=settings.cache_size, ttl=settings.cache_ttl_s)
         # The finder is pure CPU (a few ms per thousand lines): on a thread of its own, one at a time,
         # so that the event loop keeps answering Slack while it reads.
-        self._finder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="why")
+        self._finder = finder or ThreadPoolExecutor(max_workers=1, thread_name_prefix="why")
         self._coalescer = Coalescer()
+        # READ_AS_ASKER: a lookup per person's credential, each with its own caches and coalescing,
+        # so that no answer read with one person's token is ever served to another.
+        self._personal: LRUCache[str, Lookup] = LRUCache(maxsize=PERSONAL_LOOKUPS)
+
+    def as_person(self, token: str) -> Lookup:
+        """The lookup that reads with this token (the same one for as long as it is in use)."""
+        key = hashlib.sha256(token.encode()).hexdigest()
+        lookup = self._personal.get(key)
+        if lookup is None:
+            lookup = Lookup(self.client.with_token(token), self.settings, shared_ids=self.shared_ids, finder=self._finder)
+            self._personal[key] = lookup
+        return lookup
 
     def workspace_allowed(self, ref: BuddyRef) -> bool:
         allowed = self.settings.buddy_workspaces

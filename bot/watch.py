@@ -21,8 +21,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, case, delete, func, insert, or_, select, update
@@ -33,6 +33,8 @@ from bot.buddy.models import RunState
 from bot.buddy.refs import BuddyRef, RefKind
 from bot.config import Settings
 from bot.explain import explain
+from bot.identity.accounts import SlackPerson
+from bot.identity.credentials import NotLinked
 from bot.lookup import Lookup
 from bot.report import RunReport
 from bot.state.store import StateStore, StateUnavailable
@@ -44,6 +46,8 @@ BACKOFF_FACTOR = 1.5
 MAX_CONCURRENT_POLLS = 10  # polite to Buddy's rate limit when many watches fall due together
 # Errors that no amount of waiting mends: the run is gone, or the token may not read it.
 PERMANENT_ERRORS = (errors.NotFound, errors.Unauthorized, errors.Forbidden)
+# The lookup to read a watch with, as the person it is read for (bot.answers.Responder.reader).
+Reader = Callable[[SlackPerson | None, str], Awaitable[Lookup]]
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class Watch:
     interval_s: float
     last_state: str | None
     taken_over: bool = False  # the replica polling it before died mid-poll: its last writes may have landed
+    reader: SlackPerson | None = None  # READ_AS_ASKER: whose token reads the run
+    team: str | None = None  # the Slack installation whose bot token edits the message (its key; None: the one token)
+    kept: list[dict] = field(default_factory=list)  # blocks every redraw keeps (who acted on the run)
 
     @property
     def thread(self) -> str:
@@ -118,9 +125,11 @@ class Watcher:
         *,
         clock: Callable[[], float] = time.time,
         owner: str | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.state = state
         self.lookup = lookup
+        self.reader = reader
         self.publisher = publisher
         self.settings = settings
         self.clock = clock
@@ -139,6 +148,9 @@ class Watcher:
         requested_by: str | None = None,
         style: str = "summary",
         shown: RunReport | None = None,
+        reader: SlackPerson | None = None,
+        team: str | None = None,
+        kept: list[dict] | None = None,
     ) -> None:
         """Follow ``ref`` and keep the message ``(channel, ts)`` current; a second watch of the same
         message replaces the first. ``shown`` is the report the message was rendered from: the first
@@ -155,6 +167,10 @@ class Watcher:
             execution_id=ref.execution_id,
             action_execution_id=ref.action_execution_id,
             requested_by=requested_by,
+            reader_team=reader.team if reader else None,
+            reader_user=reader.user if reader else None,
+            team=team,
+            kept_blocks=json.dumps(kept) if kept else None,
             style=style,
             started_at=now,
             next_poll_at=now + self.settings.watch_poll_seconds,
@@ -268,7 +284,12 @@ class Watcher:
             return
         expired = self.clock() - watch.started_at >= self.settings.watch_max_seconds
         try:
-            report = await self.lookup.report(watch.ref, fresh=True)
+            lookup = await self.reader(watch.reader, watch.ref.host) if self.reader is not None else self.lookup
+            report = await lookup.report(watch.ref, fresh=True)
+        except NotLinked:
+            # The person it is read as unlinked (or their sign-in ran out): nobody may read it for them.
+            await self._end(watch, "I stopped following this run: the Buddy account it was read with is no longer linked.", None)
+            return
         except errors.BuddyError as exc:
             if isinstance(exc, PERMANENT_ERRORS) or expired:
                 await self._end(watch, f"I stopped following this run: {explain(exc, watch.ref)}", None)
@@ -356,4 +377,15 @@ def _watch(row: Row) -> Watch:
         interval_s=row.interval_s,
         last_state=row.last_state,
         taken_over=row.taken_from is not None,
+        reader=SlackPerson(row.reader_team or "", row.reader_user) if row.reader_user else None,
+        team=row.team,
+        kept=_kept(row.kept_blocks),
     )
+
+
+def _kept(stored: str | None) -> list[dict]:
+    try:
+        blocks = json.loads(stored) if stored else []
+    except ValueError:
+        return []
+    return [block for block in blocks if isinstance(block, dict)] if isinstance(blocks, list) else []

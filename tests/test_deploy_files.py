@@ -22,6 +22,8 @@ from aiohttp import web
 from dotenv import dotenv_values
 
 from bot.config import Settings
+from bot.identity.oauth import CALLBACK_PATH, START_PATH
+from bot.slack.install import INSTALL_PATH, REDIRECT_PATH
 from bot.state.url import DEFAULT_STATE_DB
 from bot.ops.metrics import Metrics
 from bot.ops.routes import add_ops_routes
@@ -267,7 +269,11 @@ def test_the_load_balancer_serves_slack_and_buddy_from_both_replicas_that_are_re
     assert proxies == [[f"{name}:{service['environment']['PORT']}" for name, service in bot_services().items()]]
     options = {words[0]: words[1:] for words in directives}
     assert options["health_uri"] == ["/ready"]
-    assert options["@public"] == ["path", EVENTS_PATH, WEBHOOK_ROUTE.replace("{token}", "*")]
+    # Buddy's sign-in (the browser's start and Buddy's callback) must reach the bot too.
+    oauth = {START_PATH.rsplit("/", 1)[0], CALLBACK_PATH.rsplit("/", 1)[0]}
+    assert len(oauth) == 1
+    public = ["path", EVENTS_PATH, INSTALL_PATH, REDIRECT_PATH, WEBHOOK_ROUTE.replace("{token}", "*"), f"{oauth.pop()}/*"]
+    assert options["@public"] == public  # and installing into workspaces
 
 
 def test_every_variable_named_in_deploy_is_a_setting_or_the_postgres_images() -> None:

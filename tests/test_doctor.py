@@ -56,6 +56,13 @@ def test_a_whole_set_up_passes_every_check_and_public_url_reaches_the_bots_healt
     assert result.stdout.rstrip().endswith("all checks passed")
 
 
+def test_installed_through_slacks_oauth_there_is_no_single_bot_token_to_check(fake_buddy, fake_slack, tmp_path):
+    result = doctor(fake_buddy, fake_slack.url, tmp_path, SLACK_BOT_TOKEN="", SLACK_CLIENT_ID="1.2", SLACK_CLIENT_SECRET="s")
+    assert result.returncode == 0, result.stdout
+    assert findings(result, "skip", "slack") == [
+        "installed through Slack's OAuth (SLACK_CLIENT_ID): no single bot token to check"]
+
+
 def test_without_public_url_its_check_is_skipped(fake_buddy, fake_slack, tmp_path):
     result = doctor(fake_buddy, fake_slack.url, tmp_path)
     assert result.returncode == 0, result.stdout

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -78,10 +78,18 @@ class AuditTrail:
             await db.execute(statement)
 
     async def recent(
-        self, team: str, *, pipeline: tuple[str, str, str, int] | None = None, limit: int = RECENT
+        self,
+        team: str,
+        *,
+        pipeline: tuple[str, str, str, int] | None = None,
+        workspaces: Collection[str] = (),
+        limit: int = RECENT,
     ) -> list[AuditRow]:
-        """The newest actions in a Slack workspace, of one pipeline (host, workspace, project, id) if given."""
+        """The newest actions in a Slack workspace, of one pipeline (host, workspace, project, id) if
+        given, in these Buddy ``workspaces`` only if any are given."""
         query = select(action_audit).where(action_audit.c.team == team)
+        if workspaces:
+            query = query.where(func.lower(action_audit.c.workspace).in_([w.lower() for w in workspaces]))
         if pipeline is not None:
             host, workspace, project, pipeline_id = pipeline
             query = query.where(

@@ -11,6 +11,7 @@ the last byte, and ``BUDDY_MAX_RESPONSE_MB`` caps its body, counted after decomp
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import time
@@ -25,7 +26,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from bot.buddy import errors
 from bot.buddy.body import ACCEPTED_ENCODINGS, OverLimit, Undecodable, read_capped
-from bot.buddy.models import ActionExecution, Execution, ExecutionList, LogPage, Member, TokenInfo
+from bot.buddy.models import ActionExecution, Execution, ExecutionList, LogPage, Member, Pipeline, TokenInfo
 from bot.buddy.pool import AiohttpTransport
 from bot.buddy.refs import api_base_for, is_buddy_host
 from bot.config import Settings
@@ -93,6 +94,19 @@ class BuddyClient:
         self._backoff = wait_exponential_jitter(multiplier=backoff, max=backoff * 8, jitter=backoff)
         # A 429 on one host holds back every request to that host until its reset time.
         self._blocked_until: dict[str, float] = {}
+        self._token: str | None = None  # a person's, for a client from with_token
+
+    @property
+    def token(self) -> str | None:
+        """The person's token this client reads with (None: the bot's own, per host)."""
+        return self._token
+
+    def with_token(self, token: str) -> BuddyClient:
+        """A client that reads (and writes) as the person whose token this is, over the same
+        connections and under the same rate-limit waits. Not to be closed: the original owns the pool."""
+        person = copy.copy(self)
+        person._token = token
+        return person
 
     async def aclose(self) -> None:
         await self._transport.aclose()
@@ -141,6 +155,33 @@ class BuddyClient:
 
     async def get_token_info(self, host: str) -> TokenInfo:
         return await self._get_model(host, "/user/token", TokenInfo)
+
+    async def get_pipeline(self, host: str, ws: str, project: str, pipeline_id: int) -> Pipeline:
+        return await self._get_model(host, _pipeline_path(ws, project, pipeline_id), Pipeline)
+
+    async def run_pipeline(self, host: str, ws: str, project: str, pipeline_id: int, body: Mapping[str, Any]) -> Execution:
+        """Starts a run (``POST …/executions``, scope EXECUTION_RUN): sent once, never retried."""
+        answer = await self.send_json("POST", host, f"{_pipeline_path(ws, project, pipeline_id)}/executions", body)
+        if not isinstance(answer, dict):
+            raise errors.BadResponse("Buddy answered with JSON that is not an object", host=host)
+        return Execution.model_validate(answer)
+
+    async def operate_execution(
+        self,
+        host: str,
+        ws: str,
+        project: str,
+        pipeline_id: int,
+        execution_id: int,
+        body: Mapping[str, Any],
+        *,
+        token: str | None = None,
+    ) -> Execution:
+        """``PATCH …/executions/:id`` with ``{"operation": APPLY | APPLY_VARIABLES | RETRY | CANCEL, …}``
+        (scope EXECUTION_RUN), with a person's ``token`` when given: sent once, never retried."""
+        path = f"{_pipeline_path(ws, project, pipeline_id)}/executions/{int(execution_id)}"
+        answer = await self.send_json("PATCH", host, path, body, token=token)
+        return Execution.model_validate(answer) if isinstance(answer, dict) else Execution()
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -212,7 +253,7 @@ class BuddyClient:
         token: str | None = None,
     ) -> Any:
         await self._respect_rate_limit(api_host)
-        token = token or self._settings.token_for(host)
+        token = token or self._token or self._settings.token_for(host)
         headers = {
             "Accept": "application/json",
             "Accept-Encoding": ACCEPTED_ENCODINGS,
@@ -235,7 +276,13 @@ class BuddyClient:
             raise self._rate_limited(api_host, response, message)
         if status >= 500:
             raise _Transient(f"{api_host} answered {status}: {message}", status=status)
-        error_type = {401: errors.Unauthorized, 403: errors.Forbidden, 404: errors.NotFound}.get(status, errors.BuddyError)
+        error_type = {
+            400: errors.Rejected,
+            401: errors.Unauthorized,
+            403: errors.Forbidden,
+            404: errors.NotFound,
+            422: errors.Rejected,
+        }.get(status, errors.BuddyError)
         raise error_type(message, host=api_host, status=status)
 
     async def _exchange(self, request: httpx.Request, api_host: str) -> tuple[httpx.Response, bytearray]:

@@ -2,6 +2,8 @@
 
     BuddyError                      anything that went wrong talking to Buddy
     ├── NotFound                    404: wrong ids, another region, or a web id not in the pages scanned
+    ├── Rejected                    400/422: Buddy understood a write and refused what it asks (a branch it
+    │                               does not know, variables it does not take)
     ├── Unauthorized                401: the token is invalid or expired, or not valid on this host
     ├── Forbidden                   403: missing scope, token restricted, or the API disabled in the workspace
     ├── RateLimited                 429 that lasts longer than we are willing to wait
@@ -30,6 +32,10 @@ class BuddyError(Exception):
 
 class NotFound(BuddyError):
     """The resource does not exist on this host (or the web id was not in the pages scanned)."""
+
+
+class Rejected(BuddyError):
+    """400 or 422: the request is well-formed but Buddy will not do what it asks (its message says why)."""
 
 
 class Unauthorized(BuddyError):

@@ -150,6 +150,11 @@ class Pipeline(BuddyModel):
     name: Str = None
     identifier: Str = None
     ref_name: Str = None
+    ref_type: Str = None  # BRANCH, TAG, WILDCARD, PULL_REQUEST (older installations)
+    # Newer installations: the refs it runs on ("refs/heads/main", "refs/heads/feature/*").
+    refs: Annotated[
+        list[str], WrapValidator(lambda v, _h: [str(r) for r in v if isinstance(r, str)] if isinstance(v, list) else [])
+    ] = []
     last_execution_status: Str = None
 
 

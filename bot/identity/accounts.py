@@ -28,6 +28,15 @@ class SlackPerson:
         user = body.get("user_id") or (body.get("user") or {}).get("id") or ""
         return cls(str(enterprise or team or ""), str(user))
 
+    @classmethod
+    def of_event(cls, body: dict) -> SlackPerson | None:
+        """The person who wrote an event's message (an ``event_callback`` body); None for none."""
+        event = body.get("event") or {}
+        user = event.get("user") if isinstance(event, dict) else None
+        if not user:
+            return None
+        return cls(str(body.get("enterprise_id") or body.get("team_id") or event.get("team") or ""), str(user))
+
 
 @dataclass
 class LinkedAccount:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from bot.actions.operations import run_status
 from bot.buddy.models import Execution
+from bot.render.actions import operation_buttons
 from bot.render.blocks import CLAIM_ACTION, OPEN_ACTION, Block, actions, button, context, fields_section, section
 from bot.render.limits import MAX_BUTTON_URL, MAX_BUTTON_VALUE
 from bot.render.mrkdwn import esc, is_web_url, link
@@ -80,8 +82,8 @@ def render_announcement(
 
 
 def render_author_dm(event: RunEvent, author: Author, why: Why | None) -> dict:
-    """The DM to the author of the commit that broke a pipeline: which run, why it failed, Open and
-    "I'm on it" (Retry comes with acting on runs from Slack)."""
+    """The DM to the author of the commit that broke a pipeline: which run, why it failed, Open,
+    Retry and "I'm on it"."""
     style = status_style(event.status)
     name = _pipeline_name(event)
     number = f" #{event.execution.id}" if event.execution.id is not None else ""
@@ -145,6 +147,7 @@ def _buttons(event: RunEvent) -> list[Block]:
     buttons = []
     if len(run_url) <= MAX_BUTTON_URL:
         buttons.append(button("Open in Buddy", action_id=OPEN_ACTION, url=run_url))
+    buttons += operation_buttons(run_status(event.execution), run_url)
     if event.finished and event.status == FAILED and len(run_url) <= MAX_BUTTON_VALUE:
         buttons.append(button("I'm on it", action_id=CLAIM_ACTION, value=run_url))
     return buttons

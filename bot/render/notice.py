@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.render.blocks import actions, button, context, section
+from bot.render.blocks import LINK_ACTION, actions, button, context, section
 from bot.render.mrkdwn import esc, is_web_url
 from bot.render.scrub import scrub
 
@@ -20,6 +20,14 @@ def render_notice(text: str, *, link: str | None = None) -> dict:
     return {"text": body, "blocks": blocks}
 
 
+def render_link_prompt(host: str, why: str) -> dict:
+    """A private note to someone with no usable Buddy account: ``why`` it is needed, and the
+    "Link Buddy account" button (its click asks for a token or starts Buddy's sign-in)."""
+    body = esc(why, NOTICE_LIMIT, one_line=False, scrub=scrub)
+    button_row = actions([button("Link Buddy account", action_id=LINK_ACTION, value=host[:200])], block_id="buddy_link")
+    return {"text": body, "blocks": [section(f":key: {body}"), button_row]}
+
+
 HELP_LINES = (
     "*What I do:* give me a Buddy.Works run and I answer with what happened: status, timing, who approved it, "
     "the variables, and the last log lines in the thread.",
@@ -32,6 +40,12 @@ HELP_LINES = (
     "• `/buddy subscribe <pipeline or project link> [failures | changes | all] [branch=<name>]`: announce its runs "
     "in this channel, one message per run, details of a failure in its thread (`/buddy unsubscribe <link>`, "
     "`/buddy subscriptions` to list and remove)",
+    "• `/buddy login [host]`: link your Buddy account, so that I act as you (`/buddy whoami` shows it, "
+    "`/buddy logout [host]` forgets it)",
+    "• *Approve*, *Provide variables*, *Retry* and *Cancel* on a run's messages: done as you in Buddy; "
+    "`/buddy audit [pipeline link]` lists the last actions taken from Slack",
+    '• `/buddy run <pipeline link> [branch=<name>] [revision=<sha>] [KEY=value …] [comment="…"]`: start a run '
+    "as you (production pipelines ask first); I answer it here and follow it",
     "• `/buddy help`: this message",
 )
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from bot.actions.operations import WAITS, run_status
 from bot.buddy.refs import RefKind
+from bot.render.actions import operation_buttons
 from bot.render.blocks import CLAIM_ACTION, Block, actions, button, context, fields_section, header, section
 from bot.render.facts import Facts, gather
 from bot.render.limits import MAX_BUTTON_URL, MAX_BUTTON_VALUE, MAX_HEADER_TEXT
@@ -154,6 +156,11 @@ def _buttons(report: RunReport, facts: Facts, interactive: bool) -> list[Block]:
     # The run itself, not "the latest run of the pipeline": Refresh must not switch to another run.
     run_url = report.run_ref.web_url
     run_link_fits = is_web_url(run_url) and len(run_url) <= MAX_BUTTON_VALUE
+    action_status = report.action.status if report.action is not None else None
+    waiting = report.action_ref if (action_status or "").upper() in WAITS else None
+    buttons += operation_buttons(
+        run_status(report.execution, action_status), run_url, waiting_url=waiting.web_url if waiting is not None else None
+    )
     if run_link_fits and facts.is_failure:
         buttons.append(button("I'm on it", action_id=CLAIM_ACTION, value=run_url))
     if run_link_fits:

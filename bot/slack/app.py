@@ -24,7 +24,10 @@ from bot.answers import Responder
 from bot.config import Settings
 from bot.identity.accounts import LinkedAccounts
 from bot.identity.credentials import Identity
+from bot.identity.oauth import BuddyOAuth
 from bot.identity.vault import Vault
+from bot.slack.clients import SlackClients
+from bot.slack.install import Installer
 from bot.slack.unhandled import answer_unhandled
 from bot.state.claims import Claims
 from bot.state.store import StateStore
@@ -48,11 +51,17 @@ class Services:
     claims: Claims = field(init=False)
     accounts: LinkedAccounts = field(init=False)
     identity: Identity = field(init=False)
+    clients: SlackClients = field(init=False)  # set by build_app: the Slack client for each unit's workspace
+    installer: Installer | None = field(init=False)  # set by build_app: installing through Slack's OAuth
 
     def __post_init__(self) -> None:
         self.claims = Claims(self.state)
-        self.accounts = LinkedAccounts(self.state, Vault(self.settings.token_encryption_key))
-        self.identity = Identity(self.accounts)
+        if self.responder.identity is None:
+            accounts = LinkedAccounts(self.state, Vault(self.settings.token_encryption_key))
+            oauth = BuddyOAuth(self.settings, self.responder.lookup.client, accounts)
+            self.responder.identity = Identity(accounts, oauth)
+        self.identity = self.responder.identity  # the one the responder reads as the asker with
+        self.accounts = self.identity.accounts
 
 
 def slack_base_url(settings: Settings) -> str:
@@ -71,7 +80,7 @@ def build_client(settings: Settings, session: aiohttp.ClientSession | None = Non
     # 5xx and broken connections: exponential backoff with jitter; 429: Slack's own Retry-After.
     backoff = BackoffRetryIntervalCalculator(backoff_factor=settings.slack_retry_backoff_s)
     return AsyncWebClient(
-        token=settings.slack_bot_token,
+        token=settings.slack_bot_token or None,  # none installed through OAuth: each workspace has its own
         base_url=slack_base_url(settings),
         session=session,
         timeout=SLACK_TIMEOUT_S,
@@ -88,18 +97,23 @@ def build_app(services: Services, *, socket_mode: bool = False, session: aiohttp
     from bot.slack.listeners import register_listeners
 
     settings = services.settings
+    client = build_client(settings, session)
+    installer = Installer(settings, services.state, client) if settings.slack_oauth else None
     with _token_variable_hidden():
         app = AsyncApp(
-            client=build_client(settings, session),
+            client=client,
             signing_secret=settings.slack_signing_secret,
             # Socket Mode has no HTTP requests to sign; Bolt skips verification there by itself.
             request_verification_enabled=not socket_mode,
             process_before_response=False,
             # A request no listener takes comes to on_error, which answers 200 (see bot/slack/unhandled.py).
             raise_error_for_unhandled_request=True,
+            **(installer.app_options() if installer else {}),
         )
+    services.clients = installer.clients(app.client) if installer else SlackClients(app.client)
+    services.installer = installer
     # Before any listener runs or any acknowledgement leaves.
-    intake.register(app, services.work, reply_to_links=settings.reply_to_links)
+    intake.register(app, services.work, services.accounts.vault, reply_to_links=settings.reply_to_links)
     register_listeners(app, services)
 
     @app.error

@@ -101,7 +101,11 @@ async def _answer(
         await post_message(client, effects, "help", channel=channel, thread_ts=thread, **message)
         return
     for index, ref in enumerate(plan.refs):
-        answer = await services.responder.answer(ref, requested_by=request.user if not request.is_direct else None)
+        answer = await services.responder.answer(
+            ref, requested_by=request.user if not request.is_direct else None, person=request.person
+        )
+        if answer.private and request.person is None:
+            continue  # a link prompt, and nobody asked (a bot's notification): no one to show it to
         await deliver(
             client,
             answer,

@@ -19,6 +19,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.answers import Answer
 from bot.render.mrkdwn import escape
+from bot.slack.clients import installation_key
 from bot.slack.effects import SlackEffects
 from bot.slack.upload_turns import upload_turn
 from bot.watch import Watcher
@@ -71,6 +72,12 @@ async def deliver(
     Returns the ts of the posted summary, or None when it went through ``response_url``.
     Raises SlackApiError only when no way of reaching the person worked.
     """
+    if answer.private:
+        # For the asker only (a link prompt): an ephemeral cannot be looked for after a crash, so
+        # at least once (docs/faults.md); nobody else is asked, and a bot's notification is not.
+        if user:
+            await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, **answer.message)
+        return None
     try:
         posted = await post_message(client, effects, f"{name}:summary", channel=channel, thread_ts=thread_ts, **answer.message)
     except SlackApiError as exc:
@@ -87,6 +94,8 @@ async def deliver(
             thread_ts=thread_ts,
             requested_by=answer.requested_by,
             shown=answer.report,
+            reader=answer.reader,
+            team=installation_key(client),
         )
     if answer.snippet:
         await post_log(client, answer, channel=channel, thread_ts=thread_ts or posted_ts, effects=effects, name=name)

@@ -3,12 +3,14 @@
 A global middleware, so it runs ahead of the listener and of the acknowledgement Bolt sends for
 events on its own. The unit's key is what a redelivery shares with the first delivery: a slash
 command's ``trigger_id`` (a replayed, validly signed body carries the same one), an event's message
-(channel and ts: Slack's retries of it carry the same). A key seen before is acknowledged with an empty 200 and nothing else: it is being answered,
+(channel and ts: Slack's retries of it carry the same), a form's submission (its view id and hash:
+only the forms listed in DURABLE_VIEWS; another form's values, a pasted token say, are not kept). A key seen before is acknowledged with an empty 200 and nothing else: it is being answered,
 or was. The listener finds its unit in ``context["unit"]``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,13 +19,17 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
+from bot.identity.vault import Vault
+from bot.render.actions import VARIABLES_VIEW
 from bot.render.blocks import OPEN_ACTION
 from bot.slack.message_kinds import worth_answering
 from bot.work.queue import WorkQueue
 
 log = logging.getLogger(__name__)
 
-COMMAND, MENTION, MESSAGE, LINK, CLICK = "command", "mention", "message", "link_shared", "click"
+COMMAND, MENTION, MESSAGE, LINK, CLICK, VIEW = "command", "mention", "message", "link_shared", "click", "view"
+# Forms whose submission is a unit of work: Provide variables (it writes to Buddy).
+DURABLE_VIEWS = frozenset({VARIABLES_VIEW})
 
 
 def unit_key(body: dict[str, Any], *, reply_to_links: bool) -> tuple[str, str] | None:
@@ -38,6 +44,11 @@ def unit_key(body: dict[str, Any], *, reply_to_links: bool) -> tuple[str, str] |
             return None  # Open in Buddy is a link the browser follows: nothing to do but acknowledge
         where = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id")
         return CLICK, f"click:{where}:{action['action_ts']}:{(body.get('user') or {}).get('id')}"
+    if body.get("type") == "view_submission":
+        view = body.get("view") or {}
+        if not isinstance(view, dict) or view.get("callback_id") not in DURABLE_VIEWS or not view.get("id"):
+            return None
+        return VIEW, f"view:{view['id']}:{view.get('hash') or ''}"
     event = body.get("event") if body.get("type") == "event_callback" else None
     if isinstance(event, dict) and event.get("type") == "link_shared":
         where = event.get("unfurl_id") or f"{event.get('channel')}:{event.get('message_ts')}"
@@ -52,7 +63,24 @@ def unit_key(body: dict[str, Any], *, reply_to_links: bool) -> tuple[str, str] |
     return None
 
 
-def register(app: AsyncApp, work: WorkQueue, *, reply_to_links: bool) -> None:
+def seal_form(body: dict[str, Any], vault: Vault) -> dict[str, Any]:
+    """A form's submission as kept at rest: what was typed in it (variables, secrets among them)
+    encrypted like the tokens."""
+    view = dict(body.get("view") or {})
+    view["state"] = {"sealed": vault.seal(json.dumps(view.get("state") or {}))}
+    return {**body, "view": view}
+
+
+def open_form(body: dict[str, Any], vault: Vault) -> dict[str, Any]:
+    """The submission as Slack sent it, from what ``seal_form`` kept."""
+    view = dict(body.get("view") or {})
+    sealed = (view.get("state") or {}).get("sealed")
+    if isinstance(sealed, str):
+        view["state"] = json.loads(vault.open(sealed))
+    return {**body, "view": view}
+
+
+def register(app: AsyncApp, work: WorkQueue, vault: Vault, *, reply_to_links: bool) -> None:
     @app.middleware
     async def record_the_unit(
         req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
@@ -62,7 +90,12 @@ def register(app: AsyncApp, work: WorkQueue, *, reply_to_links: bool) -> None:
             return await next()
         kind, key = found
         # Slack's deprecated verification token is never needed again: it is not kept at rest.
-        unit = await work.accept(kind, key, {k: v for k, v in req.body.items() if k != "token"})
+        payload = {k: v for k, v in req.body.items() if k != "token"}
+        if kind == VIEW:
+            if vault.locked:
+                return await next()  # typed values are kept only encrypted: without the key, answered from memory
+            payload = seal_form(payload, vault)
+        unit = await work.accept(kind, key, payload)
         if unit is None:
             log.info("%s is a redelivery of a request already taken; not answered again", key)
             return BoltResponse(status=200, body="")

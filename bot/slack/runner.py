@@ -29,7 +29,9 @@ from bot.ops.metrics import Metrics, process_metrics
 from bot.ops.routes import ReadyCheck, add_ops_routes
 from bot.slack.app import Services, build_app, build_client, slack_session
 from bot.slack.http_limits import MAX_JSON_DEPTH, body_deadline, server_options, slack_body_nests_too_deep
+from bot.slack.install import INSTALL_PATH, add_install_routes
 from bot.slack.metrics_middleware import register as measure_requests
+from bot.slack.oauth_callback import add_oauth_routes
 from bot.slack.preflight import open_socket_mode, sign_in
 from bot.slack.subscription_service import SubscriptionService
 from bot.slack.watch_publisher import build_watcher
@@ -95,6 +97,8 @@ def http_app(
     # Socket Mode skips Slack's signature check, so its HTTP server (webhooks) must not take Slack requests.
     if slack_requests:
         web_app.router.add_post(EVENTS_PATH, slack_events)
+    if app.oauth_flow is not None:  # installing through Slack's OAuth: in the installer's browser, either mode
+        add_install_routes(web_app, app.oauth_flow)
     add_ops_routes(
         web_app,
         metrics=metrics or process_metrics(),
@@ -110,7 +114,8 @@ async def _always_ready() -> tuple[bool, str]:
 
 def readiness(state: StateStore, work: WorkQueue, stopping: asyncio.Event) -> ReadyCheck:
     """Ready while not shutting down and the state store takes writes (Slack's auth.test passed at
-    start, or the bot would not be running). A store coming back is not ready until what was
+    start, or the bot would not be running; installed through OAuth, there is no one token, and each
+    installation's passed when it was saved). A store coming back is not ready until what was
     answered while it was down is written down (``WorkQueue.recover``)."""
 
     async def check() -> tuple[bool, str]:
@@ -138,16 +143,17 @@ async def _serve(settings: Settings, socket_mode: bool) -> None:
         services = Services(settings=settings, responder=responder, state=state, work=work)
         app = build_app(services, socket_mode=socket_mode, session=session)
         measure_requests(app, metrics)
-        services.watcher = watcher = build_watcher(services, app.client)
+        services.watcher = watcher = build_watcher(services, services.clients)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        subscriptions = SubscriptionService(services, app.client, buddy)
+        subscriptions = SubscriptionService(services, services.clients, buddy)
         web_app = http_app(
             app, settings, slack_requests=not socket_mode, metrics=metrics, ready_check=readiness(state, work, stop)
         )
         subscriptions.add_routes(web_app)
+        add_oauth_routes(web_app, services)  # Buddy's sign-in, in the person's browser
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         upkeep: asyncio.Task | None = None
@@ -195,7 +201,10 @@ async def _check_slack_token(settings: Settings, socket_mode: bool) -> None:
     """Fail at start with one clear line rather than on the first request."""
     async with slack_session() as session:
         client = build_client(settings, session)
-        auth = await sign_in(client, settings)
+        auth = None if settings.slack_oauth else await sign_in(client, settings)  # OAuth: a token per installation
         if socket_mode:
             await open_socket_mode(client, settings)
-    log.info("signed in to Slack as %s in %s", auth.get("user"), auth.get("team"))
+    if auth is None:
+        log.info("installing into Slack workspaces through OAuth: %s%s", settings.public_url, INSTALL_PATH)
+    else:
+        log.info("signed in to Slack as %s in %s", auth.get("user"), auth.get("team"))

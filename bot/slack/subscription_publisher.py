@@ -30,6 +30,7 @@ from bot.buddy.models import Execution
 from bot.render.announcement import render_announcement, render_author_dm
 from bot.report import RunReport
 from bot.slack.authors import SlackAuthors
+from bot.slack.clients import NotInstalled, SlackClients, installation_key
 from bot.slack.delivery import UNREACHABLE, post_log, post_message, slack_error
 from bot.slack.effects import SlackEffects
 from bot.state.schedules import Schedules
@@ -51,7 +52,7 @@ ANNOUNCE = "announce"  # the kind of unit of work that announces one run in one 
 class SubscriptionPublisher:
     def __init__(
         self,
-        client: AsyncWebClient,
+        clients: SlackClients,
         store: SubscriptionStore,
         responder: Responder,
         *,
@@ -60,7 +61,7 @@ class SubscriptionPublisher:
         work: WorkQueue,
         schedules: Schedules | None = None,
     ) -> None:
-        self.client = client
+        self.clients = clients
         self.work = work
         self.schedules = schedules
         self.store = store
@@ -68,7 +69,7 @@ class SubscriptionPublisher:
         self.pacing_s = pacing_s
         self.watcher = watcher
         self.settings = responder.settings
-        self.slack_authors = SlackAuthors(client)
+        self.slack_authors: dict[str | None, SlackAuthors] = {}  # per workspace: its own people
         self.authors = AuthorStore(store.state)
         self.history = OutcomeHistory(store.state)
         self.last_posts = LastPosts(store.state)
@@ -106,7 +107,12 @@ class SubscriptionPublisher:
         """The unit's work: also what a take-over after a crash runs, with the effects recorded so far."""
         delivery = Delivery.from_payload(unit.payload)
         try:
-            await self._publish(delivery, SlackEffects(self.client, self.work, unit))
+            client = await self.clients.for_key(delivery.team)
+        except NotInstalled as exc:
+            log.warning("not announcing %s in %s: %s", delivery.event.run_url, delivery.channel, exc)
+            return
+        try:
+            await self._publish(delivery, SlackEffects(client, self.work, unit))
         except SlackApiError as exc:
             _log_refusal(delivery, exc)
 
@@ -122,7 +128,7 @@ class SubscriptionPublisher:
         found = details.report.execution if details is not None and details.report is not None else None
         flaky = await self._flaky(event, found) if failed else []
         quiet_in = await self._quiet_thread(channel, event, effects) if flaky and announced is None else None
-        author = await self._author(event, found)
+        author = await self._author(event, found, effects.client)
         message = render_announcement(
             event, change=delivery.change, author=author, mention=failed and quiet_in is None, flaky=flaky
         )
@@ -141,7 +147,7 @@ class SubscriptionPublisher:
         if delivery.stage == "start":
             await self.store.record_announcement(channel, event.run_url, ts=ts, final=False)
             if self.watcher is not None:  # the live-status watch keeps the message current while the run goes on
-                await self.watcher.watch(event.ref, channel=channel, ts=ts, style=ANNOUNCEMENT)
+                await self.watcher.watch(event.ref, channel=channel, ts=ts, style=ANNOUNCEMENT, team=delivery.team)
             return
         if failed and details is not None:
             thread = quiet_in or ts
@@ -171,7 +177,7 @@ class SubscriptionPublisher:
         if answer.snippet:
             await self._paced(
                 channel,
-                lambda: post_log(self.client, answer, channel=channel, thread_ts=thread_ts, effects=effects, name="details"),
+                lambda: post_log(effects.client, answer, channel=channel, thread_ts=thread_ts, effects=effects, name="details"),
             )
 
     async def _flaky(self, event: RunEvent, found: Execution | None) -> list[FlakyAction]:
@@ -199,12 +205,15 @@ class SubscriptionPublisher:
         decided = await effects.queue.effect(effects.unit, "end:placement", decide)
         return decided.get("thread_ts")
 
-    async def _author(self, event: RunEvent, found: Execution | None) -> Author | None:
-        """The commit's author, as Slack knows them when their email maps to a Slack user."""
+    async def _author(self, event: RunEvent, found: Execution | None, client: AsyncWebClient) -> Author | None:
+        """The commit's author, as the workspace's Slack knows them when their email maps to a Slack user."""
         author = commit_author(event.execution) or commit_author(found)
         if author is None or author.email is None:
             return author
-        user = await self.slack_authors.user(author.email)
+        key = installation_key(client)
+        slack_authors = self.slack_authors.get(key) or self.slack_authors.setdefault(key, SlackAuthors(client))
+        slack_authors.client = client  # the workspace's token as of now (rotated, reinstalled)
+        user = await slack_authors.user(author.email)
         return author.in_slack(user.id, user.name) if user is not None else author
 
     async def _tell_author(self, event: RunEvent, author: Author, details: Answer, effects: SlackEffects) -> None:
@@ -221,8 +230,8 @@ class SubscriptionPublisher:
             return  # a DM that might go twice is worse than none: the channel has the announcement
         message = render_author_dm(event, author, details.report.why if details.report is not None else None)
         try:
-            opened = await self.client.conversations_open(users=user)
-            await post_message(self.client, effects, "author-dm", channel=opened["channel"]["id"], **message)
+            opened = await effects.client.conversations_open(users=user)
+            await post_message(effects.client, effects, "author-dm", channel=opened["channel"]["id"], **message)
         except SlackApiError as exc:
             # cannot_dm_bot, user_not_found, a user who left: said once, never tried again for this run.
             log.warning("could not DM the author of %s (%s); not tried again", event.run_url, slack_error(exc))

@@ -8,10 +8,10 @@ import contextlib
 import logging
 
 from aiohttp import web
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.buddy.client import BuddyClient
 from bot.slack.app import Services
+from bot.slack.clients import SlackClients
 from bot.slack.subscription_publisher import ANNOUNCE, ANNOUNCEMENT, SubscriptionPublisher, announcement_style
 from bot.slack.watch_publisher import SlackWatchPublisher
 from bot.state.schedules import Schedules
@@ -27,7 +27,7 @@ SHUTDOWN_DRAIN_S = 5.0
 
 
 class SubscriptionService:
-    def __init__(self, services: Services, slack: AsyncWebClient, buddy: BuddyClient) -> None:
+    def __init__(self, services: Services, slack: SlackClients, buddy: BuddyClient) -> None:
         settings = services.settings
         self.store = SubscriptionStore(services.state)
         self.router = Router(self.store)

@@ -60,6 +60,12 @@ watches = Table(
     Column("owner", String),
     Column("lease_until", Float),
     Column("taken_from", String),
+    # 0004: with READ_AS_ASKER, the person whose token the run is read with (who asked for it).
+    Column("reader_team", String),
+    Column("reader_user", String),
+    # Lines the message keeps however often it is drawn again ("Approved by @ana at …"), as JSON blocks.
+    Column("kept_blocks", Text),
+    Column("team", String),  # 0005: the Slack installation whose bot token edits the message (bot.slack.clients)
     UniqueConstraint("channel", "ts"),
     Index("watches_due", "next_poll_at"),
 )
@@ -77,6 +83,7 @@ subscriptions = Table(
     Column("mode", String, nullable=False),
     Column("created_by", String),
     Column("created_at", Float, nullable=False),
+    Column("team", String),  # 0005: the Slack installation whose bot token posts its runs (bot.slack.clients)
     UniqueConstraint("channel", "host", "workspace", "project", "pipeline_id", "branch"),
 )
 
@@ -256,6 +263,7 @@ oauth_states = Table(
     Column("host", String, nullable=False),
     Column("code_verifier", String, nullable=False),  # PKCE
     Column("created_at", Float, nullable=False),
+    Column("workspace", String),  # the Slack installation (bot.slack.clients Workspace.key) to answer through
 )
 
 # An operation on a run in flight or just done, so a double click makes one Buddy call: keyed by run
@@ -289,3 +297,8 @@ action_audit = Table(
     Column("detail", String, nullable=False, server_default=""),
     Index("action_audit_pipeline", "host", "workspace", "project", "pipeline_id", "at"),
 )
+
+# -- 0005: installations into many Slack workspaces ----------------------------------------------
+
+# slack_installations, slack_bots and slack_oauth_states are slack_sdk's own tables: its SQLAlchemy
+# installation and OAuth state stores declare them (bot.slack.install), migration 0005 creates them.

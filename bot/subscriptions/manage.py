@@ -92,18 +92,29 @@ class SubscriptionManager:
             return f"I'm not allowed to read the Buddy workspace {workspace}. Ask the bot's operator (BUDDY_WORKSPACES)."
         return None
 
-    async def subscribe(self, channel: str, user: str | None, arguments: Arguments) -> str:
-        """Checks that Buddy lets the bot read the target, saves the subscription, and says how runs
-        will arrive (the webhook, polling, or what is missing). The reply may hold the webhook's
-        secret address: it is for the person only."""
+    async def subscribe(
+        self,
+        channel: str,
+        user: str | None,
+        arguments: Arguments,
+        *,
+        as_person: BuddyClient | None = None,
+        team: str | None = None,
+    ) -> str:
+        """Checks that Buddy lets the bot read the target (and the person, with ``as_person``: their
+        own token, READ_AS_ASKER), saves the subscription, and says how runs will arrive (the
+        webhook, polling, or what is missing). The reply may hold the webhook's secret address: it
+        is for the person only."""
         target = arguments.target
         try:
-            await self._check_readable(target)
+            if as_person is not None:
+                await self._check_readable(target, as_person)
+            await self._check_readable(target, self.client)
         except errors.BuddyError as exc:
             log.info("subscription to %s refused by Buddy: %s", target.web_url, type(exc).__name__)
             return f"I can't follow {target.label}: {explain(exc)}"
         subscription, before = await self.store.subscribe(
-            channel, target, branch=arguments.branch, mode=arguments.mode, user=user
+            channel, target, branch=arguments.branch, mode=arguments.mode, user=user, team=team
         )
         changed = f" (it was “{before.value}”)" if before is not None and before is not subscription.mode else ""
         lines = [
@@ -119,11 +130,9 @@ class SubscriptionManager:
             return f"This channel doesn't follow {arguments.target.label}. `/buddy subscriptions` lists what it follows."
         return "This channel no longer follows " + "; ".join(describe(s) for s in removed) + "."
 
-    async def _check_readable(self, target: Target) -> None:
-        for pipeline in (await pipelines_of(self.client, target))[:1]:
-            await self.client.list_executions(
-                pipeline.host, pipeline.workspace, pipeline.project, pipeline.pipeline_id, per_page=1
-            )
+    async def _check_readable(self, target: Target, client: BuddyClient) -> None:
+        for pipeline in (await pipelines_of(client, target))[:1]:
+            await client.list_executions(pipeline.host, pipeline.workspace, pipeline.project, pipeline.pipeline_id, per_page=1)
 
     async def _delivery_notes(self, target: Target) -> list[str]:
         settings = self.settings

@@ -38,6 +38,7 @@ class Delivery:
     # The pipeline+branch went from passing (or never seen) to failing with this run, whatever the
     # channel's mode: the streak rule of telling the commit's author (NOTIFY_AUTHORS).
     first_failure: bool = False
+    team: str | None = None  # the Slack installation whose bot token posts it (the subscription's)
 
     @property
     def key(self) -> str:
@@ -52,6 +53,7 @@ class Delivery:
             "stage": self.stage,
             "change": self.change.value if self.change else None,
             "first_failure": self.first_failure,
+            "team": self.team,
             "pipeline": [event.pipeline.host, event.pipeline.workspace, event.pipeline.project, event.pipeline.pipeline_id],
             "run_url": event.run_url,
             "source": event.source,
@@ -68,7 +70,7 @@ class Delivery:
             payload["source"],
         )
         change = Change(payload["change"]) if payload.get("change") else None
-        return cls(payload["channel"], event, payload["stage"], change, bool(payload.get("first_failure")))
+        return cls(payload["channel"], event, payload["stage"], change, bool(payload.get("first_failure")), payload.get("team"))
 
 
 class Router:
@@ -91,7 +93,12 @@ class Router:
             known = chosen.get(subscription.channel)
             mine = change if subscription.mode is Mode.CHANGES else None
             chosen[subscription.channel] = Delivery(
-                subscription.channel, event, stage, mine or (known.change if known else None), change is Change.FAILING
+                subscription.channel,
+                event,
+                stage,
+                mine or (known.change if known else None),
+                change is Change.FAILING,
+                subscription.team,
             )
         return [d for d in chosen.values() if await self._not_yet_announced(d)]
 

@@ -57,6 +57,7 @@ class Subscription:
     mode: Mode
     created_by: str | None
     created_at: float  # Unix time: runs that finished before it are not announced
+    team: str | None = None  # the Slack installation it was made in (bot.slack.clients.Workspace.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +112,16 @@ class SubscriptionStore:
     # -- subscriptions ------------------------------------------------------------------------------
 
     async def subscribe(
-        self, channel: str, target: Target, *, branch: str | None, mode: Mode, user: str | None
+        self, channel: str, target: Target, *, branch: str | None, mode: Mode, user: str | None, team: str | None = None
     ) -> tuple[Subscription, Mode | None]:
         """Saves the subscription; subscribing again changes its mode. Returns it and the mode it had before."""
         for _ in range(2):  # a second try only when another replica inserted the same one meanwhile
             existing = await self._find(channel, target, branch)
             if existing is not None:
                 async with self.state.begin() as db:
-                    await db.execute(update(subscriptions).where(subscriptions.c.id == existing.id).values(mode=mode.value))
+                    # Subscribing again also records the workspace of one made before that was kept.
+                    again = {"mode": mode.value, **({"team": team} if team else {})}
+                    await db.execute(update(subscriptions).where(subscriptions.c.id == existing.id).values(**again))
                 return (await self._by_id(existing.id)) or existing, existing.mode
             try:
                 async with self.state.begin() as db:
@@ -133,6 +136,7 @@ class SubscriptionStore:
                             mode=mode.value,
                             created_by=user,
                             created_at=time.time(),
+                            team=team,
                         )
                     )
                     new_id = inserted.inserted_primary_key[0]  # type: ignore[index]  # always set after an INSERT
@@ -279,4 +283,5 @@ def _subscription(row: Row) -> Subscription:
         mode=Mode(row.mode),
         created_by=row.created_by,
         created_at=row.created_at,
+        team=row.team,
     )

@@ -98,8 +98,11 @@ class WorkQueue:
         self.health = health or StoreHealth()
         self.clock = clock
         self._handlers: dict[str, Handler] = {}
+        # The task each unit runs in (a listener's, or one that runs many units in turn: a channel's
+        # announcements), and the event set when the unit itself is finished.
         self._running: dict[str, asyncio.Task] = {}
-        self._units: dict[str, Unit] = {}  # the units being run, by id, as _running's tasks
+        self._finished: dict[str, asyncio.Event] = {}
+        self._units: dict[str, Unit] = {}  # the units being run, by id
         self._answered_in_memory: dict[str, Unit] = {}  # degraded: keys answered, to write down later
         # Writes of many units at once (a burst) share a transaction each: see bot.state.batch.
         self._inserts: GroupCommit[dict[str, Any], bool] = GroupCommit(self._insert_units)
@@ -208,12 +211,15 @@ class WorkQueue:
         task = asyncio.current_task()
         assert task is not None
         self._running[unit.id] = task
+        self._finished[unit.id] = finished = asyncio.Event()
         self._units[unit.id] = unit
         try:
             await self._run(unit)
         finally:
             self._running.pop(unit.id, None)
+            self._finished.pop(unit.id, None)
             self._units.pop(unit.id, None)
+            finished.set()
 
     async def _run(self, unit: Unit) -> None:
         # Acknowledgements first: while requests are being taken in (a burst), the work waits, a
@@ -506,12 +512,16 @@ class WorkQueue:
 
     async def drain(self, grace_s: float) -> None:
         """SIGTERM: units in progress get ``grace_s`` to finish; the rest are cancelled and handed back."""
-        running = list(self._running.values())
-        if running:
-            done, pending = await asyncio.wait(running, timeout=grace_s)
-            for task in pending:
+        waits = {asyncio.create_task(event.wait()): unit_id for unit_id, event in self._finished.items()}
+        if waits:
+            # The units, not their tasks: a task that runs units in turn never ends by itself.
+            _done, pending = await asyncio.wait(waits, timeout=grace_s)
+            unfinished = {self._running[waits[wait]] for wait in pending if waits[wait] in self._running}
+            for wait in pending:
+                wait.cancel()
+            for task in unfinished:
                 task.cancel()
-            for task in pending:
+            for task in unfinished:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         with contextlib.suppress(StateUnavailable):

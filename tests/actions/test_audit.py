@@ -32,3 +32,12 @@ async def test_rows_are_kept_once_per_unit_newest_first_per_workspace_and_pipeli
     assert [(r.action, r.result) for r in rows] == [("retry", REFUSED), ("approve", DONE)]
     assert [r.action for r in await trail.recent("T1", pipeline=("app.buddy.works", "acme", "web", 7))] == ["approve"]
     assert [r.buddy_user for r in await trail.recent("T2")] == ["bo"]
+
+
+async def test_rows_can_be_kept_to_the_workspaces_the_bot_reads(state):
+    trail = AuditTrail(state, clock=Clock())
+    common = dict(person=ANA, buddy_user="ana", action="retry", result=DONE, run_url="x")
+    await trail.record(unit_id="u1", ref=REF, **common)
+    await trail.record(unit_id="u2", ref=BuddyRef("app.buddy.works", "Other-WS", "web", 7, "1"), **common)
+    assert [r.workspace for r in await trail.recent("T1", workspaces=("ACME",))] == ["acme"]
+    assert len(await trail.recent("T1")) == 2

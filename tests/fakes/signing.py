@@ -43,14 +43,19 @@ def slash_command_body(
     team_id: str = TEAM_ID,
     channel_name: str = "general",
     user_name: str = "alice",
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> str:
-    """A slash-command POST body, form-encoded with Slack's fields in Slack's order."""
+    """A slash-command POST body, form-encoded with Slack's fields in Slack's order (on Enterprise
+    Grid with the org's id; ``is_enterprise_install`` for an app installed org-wide)."""
     n = next(_ids)
+    grid = {"enterprise_id": enterprise_id, "enterprise_name": f"Org {enterprise_id}"} if enterprise_id else {}
     return urlencode(
         {
             "token": VERIFICATION_TOKEN,
             "team_id": team_id,
             "team_domain": "fake-workspace",
+            **grid,
             "channel_id": channel_id,
             "channel_name": channel_name,
             "user_id": user_id,
@@ -58,7 +63,7 @@ def slash_command_body(
             "command": command,
             "text": text,
             "api_app_id": APP_ID,
-            "is_enterprise_install": "false",
+            "is_enterprise_install": "true" if is_enterprise_install else "false",
             "response_url": response_url,
             "trigger_id": f"{n}.{n}.{secrets.token_hex(16)}",
         }
@@ -71,13 +76,17 @@ def event_callback_body(
     event_id: str | None = None,
     team_id: str = TEAM_ID,
     api_app_id: str = APP_ID,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> str:
-    """An Events API ``event_callback`` envelope around ``event``, as JSON text (event_id: fresh)."""
+    """An Events API ``event_callback`` envelope around ``event``, as JSON text (event_id: fresh); on
+    Enterprise Grid with the org's id, ``is_enterprise_install`` for an app installed org-wide."""
     envelope = {
         "token": VERIFICATION_TOKEN,
+        **({"enterprise_id": enterprise_id} if enterprise_id else {}),
         "team_id": team_id,
         "context_team_id": team_id,
-        "context_enterprise_id": None,
+        "context_enterprise_id": enterprise_id,
         "api_app_id": api_app_id,
         "event": event,
         "type": "event_callback",
@@ -85,11 +94,11 @@ def event_callback_body(
         "event_time": int(time.time()),
         "authorizations": [
             {
-                "enterprise_id": None,
-                "team_id": team_id,
+                "enterprise_id": enterprise_id,
+                "team_id": None if is_enterprise_install else team_id,
                 "user_id": BOT_USER_ID,
                 "is_bot": True,
-                "is_enterprise_install": False,
+                "is_enterprise_install": is_enterprise_install,
             }
         ],
         "is_ext_shared_channel": False,

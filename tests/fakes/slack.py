@@ -21,6 +21,7 @@ from aiohttp import web
 
 from bot.slack.manifest import bot_scopes
 from tests.fakes.server import ThreadedServer
+from tests.fakes.slack_oauth import FakeOAuth, basic_credentials
 
 TEAM_ID = "T123"
 BOT_USER_ID = "UBOT"
@@ -47,6 +48,7 @@ class Call:
     time: float  # time.monotonic() at arrival
     status: int | None = None
     response: Any = None  # JSON dict for Web API methods, text otherwise
+    token: str | None = None  # the Web API token it came with (which workspace's bot, installed through OAuth)
 
     @property
     def channel(self) -> str | None:
@@ -98,6 +100,7 @@ class FakeSlack:
         self.channels: dict[str, dict[str, Any]] = {}  # overrides merged into conversations.info
         self.users: dict[str, dict[str, Any]] = {}  # overrides merged into users.info
         self.people: dict[str, dict[str, Any]] = {}  # email (lower-case) -> user, for users.lookupByEmail
+        self.usergroups: dict[str, list[str]] = {}  # user-group id -> its members, for usergroups.users.list
         self._calls: list[Call] = []
         self._faults: list[_Fault] = []
         self._holds: list[Hold] = []
@@ -128,12 +131,16 @@ class FakeSlack:
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.push": self._views_open,
+            "usergroups.users.list": self._usergroup_members,
         }
         app = web.Application(client_max_size=_MAX_BODY)
         app.router.add_route("*", "/api/{method}", self._handle_api)  # slack_sdk uses GET for *.info
         app.router.add_post("/upload/{file_id}", self._handle_upload)
         app.router.add_post("/response/{name}", self._handle_response_url)
         self.server = ThreadedServer(app)
+        # Installing the app: the authorize page, oauth.v2.access, a bot token per workspace.
+        self.oauth = FakeOAuth(lambda: self.scopes, self.server.lock)
+        self.oauth.add_routes(app)
 
     # lifecycle
 
@@ -275,7 +282,12 @@ class FakeSlack:
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params, token = await _read_api_params(request)
-        return await self._answer(request, method, params, lambda: self._api_answer(method, params, token), api=True)
+        if method == "oauth.v2.access":  # the app's own credentials, not a token
+            credentials = basic_credentials(request, params)
+            return await self._answer(request, method, params, lambda: (200, self.oauth.access(params, credentials), {}), api=True)
+        return await self._answer(
+            request, method, params, lambda: self._api_answer(method, params, token), api=True, token=token
+        )
 
     async def _handle_upload(self, request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]
@@ -294,10 +306,17 @@ class FakeSlack:
         return await self._answer(request, method, body if valid else {}, lambda: answer, api=False)
 
     async def _answer(
-        self, request: web.Request, method: str, params: dict[str, Any], produce: Callable[[], Answer], *, api: bool
+        self,
+        request: web.Request,
+        method: str,
+        params: dict[str, Any],
+        produce: Callable[[], Answer],
+        *,
+        api: bool,
+        token: str | None = None,
     ) -> web.Response:
         """Record the call, apply faults, then answer with ``produce()`` unless a fault answers."""
-        call = Call(method, params, {k.lower(): v for k, v in request.headers.items()}, time.monotonic())
+        call = Call(method, params, {k.lower(): v for k, v in request.headers.items()}, time.monotonic(), token=token)
         with self.server.lock:
             self._calls.append(call)
         with self.server.lock:
@@ -327,10 +346,14 @@ class FakeSlack:
         if not token:
             return 200, _error("not_authed"), {}
         if not self._token_ok(token):
-            return 200, _error("invalid_auth"), {}
+            return 200, _error("token_revoked" if token in self.oauth.revoked else "invalid_auth"), {}
+        if method == "auth.test" and (installed := self.oauth.auth_test(token)) is not None:
+            return 200, installed, {"x-oauth-scopes": ",".join(self.scopes)}
         return 200, handler(params), {"x-oauth-scopes": ",".join(self.scopes)}
 
     def _token_ok(self, token: str) -> bool:
+        if (issued := self.oauth.token_ok(token)) is not None:  # a bot token of an installation
+            return issued
         if self.tokens is not None:
             return token in self.tokens
         return token.startswith(("xoxb-", "xoxp-"))
@@ -398,6 +421,13 @@ class FakeSlack:
             return _error("invalid_arguments")
         self.views[view_id] = {**view, "id": view_id, "hash": f"h{view_id}-{next(self._view_counter)}"}
         return {"ok": True, "view": self.views[view_id]}
+
+    def _usergroup_members(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Like Slack's: ``missing_scope`` without ``usergroups:read``; ``no_such_subteam`` for an unknown group."""
+        if "usergroups:read" not in self.scopes:
+            return {"ok": False, "error": "missing_scope", "needed": "usergroups:read", "provided": ",".join(self.scopes)}
+        members = self.usergroups.get(str(p.get("usergroup") or ""))
+        return {"ok": True, "users": list(members)} if members is not None else _error("no_such_subteam")
 
     def _update(self, p: dict[str, Any]) -> dict[str, Any]:
         message = self._messages.get((p.get("channel", ""), p.get("ts", "")))

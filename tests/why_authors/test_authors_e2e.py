@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.actions.operations import RETRY
+from bot.render.actions import ACTION_IDS
 from bot.render.blocks import CLAIM_ACTION
 from bot.slack.manifest import bot_scopes
 from tests.fakes.bot_process import BotProcess
@@ -127,7 +129,7 @@ def test_notify_authors_dms_the_first_failure_of_a_streak_once_per_run(bot, fake
     settled(bot)
     assert len(dms(fake_slack)) == 1 and len(parents(fake_slack, "CX")) == len(parents(fake_slack, "CY")) == 1
     assert "Your commit `4bc2f8a` broke" in shown(dm.params)
-    assert [e["action_id"] for e in dm.params["blocks"][-1]["elements"]] == ["buddy_open", CLAIM_ACTION]
+    assert [e["action_id"] for e in dm.params["blocks"][-1]["elements"]] == ["buddy_open", ACTION_IDS[RETRY.name], CLAIM_ACTION]  # a failed run: Retry too (acting from Slack)
     # The DM carries the why, as the failure's details do (the same lookup).
     [details] = [m for m in fake_slack.messages("CX") if m.get("thread_ts") and m.get("blocks")]
     for message in (dm.params, details):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from bot.actions.operations import RETRY
+from bot.render.actions import ACTION_IDS
 from bot.render.announcement import render_announcement, render_author_dm, render_claim_note, with_claim
 from bot.render.blocks import CLAIM_ACTION
 from bot.render.limits import block_kit_violations
@@ -37,7 +39,7 @@ def test_a_failure_mentions_the_author_and_offers_im_on_it():
     message = render_announcement(event("FAILED"), author=ANA, mention=True)
     assert "<@U0ANA>'s commit `4bc2f8a`" in shown(message)
     assert message["text"].endswith("<@U0ANA>'s commit 4bc2f8a")  # the notification line pings them too
-    assert buttons(message) == ["buddy_open", CLAIM_ACTION]
+    assert buttons(message) == ["buddy_open", ACTION_IDS[RETRY.name], CLAIM_ACTION]  # a failed run: Retry too (acting from Slack)
     [claim] = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == CLAIM_ACTION]
     assert claim["value"] == RUN_URL
     assert block_kit_violations(message) == []
@@ -67,7 +69,7 @@ def test_the_dm_carries_the_why_open_and_im_on_it():
     message = render_author_dm(event("FAILED"), ANA, why)
     text = shown(message)
     assert "Your commit `4bc2f8a` broke" in text and "AssertionError: boom" in text and "Why it failed" in text
-    assert buttons(message) == ["buddy_open", CLAIM_ACTION]
+    assert buttons(message) == ["buddy_open", ACTION_IDS[RETRY.name], CLAIM_ACTION]  # a failed run: Retry too (acting from Slack)
     assert message["text"] == "❌ Your commit 4bc2f8a broke Pipeline 7 #12"
     assert block_kit_violations(message) == []
     assert "Why it failed" not in json.dumps(render_author_dm(event("FAILED"), ANA, None))
@@ -76,7 +78,7 @@ def test_the_dm_carries_the_why_open_and_im_on_it():
 def test_a_claimed_message_shows_who_and_loses_the_button_once():
     message = render_announcement(event("FAILED"), author=ANA, mention=True)
     claimed = with_claim(with_claim(message, "U0BOB"), "U0BOB")
-    assert buttons(claimed) == ["buddy_open"]
+    assert buttons(claimed) == ["buddy_open", ACTION_IDS[RETRY.name]]  # the claim button gone; Retry stays
     assert json.dumps(claimed).count("<@U0BOB> is looking into it") == 1
     assert block_kit_violations(claimed) == []
     assert render_claim_note("U0BOB")["text"] == "<@U0BOB> is looking into it"

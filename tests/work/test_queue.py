@@ -230,3 +230,23 @@ async def test_done_units_older_than_a_day_are_pruned_with_their_effects(state):
 
 async def _posted() -> dict:
     return {"ts": "1.1"}
+
+
+async def test_draining_waits_for_the_units_not_for_a_task_that_runs_them_in_turn(state):
+    queue = WorkQueue(state, owner="a", lease_s=30)
+    queue.register("announce", lambda _u: asyncio.sleep(0.05))
+    unit = await queue.accept("announce", "k", {})
+    assert unit is not None
+    inbox: asyncio.Queue = asyncio.Queue()
+
+    async def channel_worker() -> None:  # as a channel's announcements run: one task, units in turn, forever
+        while True:
+            await queue.run(await inbox.get())
+
+    worker = asyncio.create_task(channel_worker())
+    await inbox.put(unit)
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(queue.drain(grace_s=30), 5)  # returns once the unit is done, long before the grace
+    assert await _unit_row(state) == (None, "done")
+    assert not worker.done()  # a finished unit's task is left alone
+    worker.cancel()

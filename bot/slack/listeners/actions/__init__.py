@@ -7,16 +7,20 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.render.blocks import CLAIM_ACTION, OPEN_ACTION
+from bot.render.blocks import CLAIM_ACTION, LINK_ACTION, OPEN_ACTION
 from bot.render.morelog import MORE_LOG_ACTION
+from bot.render.run import RUN_CANCEL_ACTION, RUN_CONFIRM_ACTION
 from bot.render.subscriptions import REMOVE_ACTION
 from bot.slack.app import Services
 from bot.slack.effects import SlackEffects
 from bot.slack.intake import CLICK
+from bot.slack.listeners.actions.act import Acting, act_answers
 from bot.slack.listeners.actions.claim import Claim
+from bot.slack.listeners.actions.link_account import LinkAccount
 from bot.slack.listeners.actions.more_log import MoreLog
 from bot.slack.listeners.actions.open_in_buddy import acknowledge
 from bot.slack.listeners.actions.refresh import REFRESH_ACTION, Refresh
+from bot.slack.listeners.actions.run_confirm import RunConfirm, cancel
 from bot.slack.listeners.actions.subscription_remove import RemoveSubscription
 from bot.work.queue import Unit
 
@@ -29,20 +33,25 @@ def register(app: AsyncApp, services: Services) -> None:
         REFRESH_ACTION: Refresh(services).answer,
         MORE_LOG_ACTION: MoreLog(services).answer,
         CLAIM_ACTION: Claim(services).answer,
+        RUN_CONFIRM_ACTION: RunConfirm(services).answer,
+        RUN_CANCEL_ACTION: cancel,
+        **act_answers(Acting(services)),  # Approve, Provide variables, Retry, Cancel
     }
     for action_id in answers:
         app.action(action_id)(_acknowledge_then_run(services, answers))
     app.action(OPEN_ACTION)(acknowledge)
+    # Its modal needs the click's trigger_id (3 s): opened in the acknowledgement's path.
+    app.action(LINK_ACTION)(LinkAccount(services).handle)
 
-    async def run(unit: Unit) -> None:
+    async def run(unit: Unit, client: AsyncWebClient) -> None:
         """A click's work, right after its acknowledgement or taken over after a crash."""
         body = unit.payload
         answer = answers.get(str(((body.get("actions") or [{}])[0]).get("action_id")))
         if answer is not None:
             respond = AsyncRespond(response_url=body.get("response_url"))
-            await answer(body, app.client, respond, SlackEffects(app.client, services.work, unit))
+            await answer(body, client, respond, SlackEffects(client, services.work, unit))
 
-    services.work.register(CLICK, run)
+    services.work.register(CLICK, services.clients.unit_handler(run))  # the workspace's own bot token
 
 
 def _acknowledge_then_run(services: Services, answers: dict[str, Answer]):

@@ -14,20 +14,24 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answers import Answer
+from bot.answers import Answer, link_reason
 from bot.buddy import errors
 from bot.buddy.refs import BuddyRef
 from bot.explain import explain
+from bot.identity.accounts import SlackPerson
+from bot.identity.credentials import NotLinked
+from bot.lookup import Lookup
 from bot.render.blocks import actions, button
 from bot.render.limits import MAX_BUTTON_VALUE
 from bot.render.logtail import inline_log_block
 from bot.render.morelog import MORE_LOG_ACTION, log_block_title, more_log_end, more_log_value, render_log_block
+from bot.render.notice import render_link_prompt
 from bot.render.scrub import learn_run_secrets
 from bot.report import RunReport
 from bot.slack.app import Services
 from bot.slack.delivery import post_log, slack_error
 from bot.slack.effects import SlackEffects
-from bot.slack.listeners.actions.clicks import Click, clicked_run, tell
+from bot.slack.listeners.actions.clicks import Click, clicked_run, show, tell
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,6 @@ class Block:
 class MoreLog:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.lookup = services.responder.lookup
         self.settings = services.settings
 
     async def answer(
@@ -56,9 +59,13 @@ class MoreLog:
             return
         click, ref = clicked
         try:
-            report = await self.lookup.report(ref)
+            lookup = await self.services.responder.reader(SlackPerson.of(body), ref.host)
+            report = await lookup.report(ref)
             learn_run_secrets(report, self.settings.secret_key_regex)  # the lines posted are scrubbed of them
-            block, note = await self._next_block(report, more_log_end(click.value))
+            block, note = await self._next_block(lookup, report, more_log_end(click.value))
+        except NotLinked as exc:
+            await show(client, click, render_link_prompt(exc.host, link_reason(exc)))
+            return
         except errors.BuddyError as exc:
             await tell(client, click, explain(exc, ref))
             return
@@ -77,7 +84,7 @@ class MoreLog:
             log.info("more log for %s failed: %s", click.channel, slack_error(exc))
             await tell(client, click, f"I could not post the log here ({slack_error(exc)}).")
 
-    async def _next_block(self, report: RunReport, end: int | None) -> tuple[Block | None, str]:
+    async def _next_block(self, lookup: Lookup, report: RunReport, end: int | None) -> tuple[Block | None, str]:
         """The next block of earlier lines, or None and why there is none."""
         log_ref, total = report.action_ref, report.log_total_lines
         if log_ref is None or not total:
@@ -90,7 +97,7 @@ class MoreLog:
             if end == 0:
                 return None, "That is the start of the log: there are no earlier lines."
             return None, f"I post at most {self.settings.more_log_max:,} earlier lines here; the whole log is in Buddy."
-        lines, start = await self.lookup.log_before(log_ref, end, count)
+        lines, start = await lookup.log_before(log_ref, end, count)
         text, left_out = render_log_block(lines)
         if not text.strip():
             return None, "Buddy sent no earlier log lines."

@@ -11,7 +11,9 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.identity.accounts import SlackPerson
 from bot.slack.app import Services
+from bot.slack.clients import installation_key
 from bot.slack.delivery import slack_error
 from bot.slack.effects import SlackEffects
 from bot.slack.listeners.actions.clicks import clicked_run, show, tell
@@ -32,7 +34,9 @@ class Refresh:
         if clicked is None:
             return
         click, ref = clicked
-        answer = await self.services.responder.answer(ref, requested_by=click.requested_by, fresh=True)
+        answer = await self.services.responder.answer(
+            ref, requested_by=click.requested_by, fresh=True, person=SlackPerson.of(body)
+        )
         if answer.failed:
             await show(client, click, answer.message)
             return
@@ -54,4 +58,6 @@ class Refresh:
                 thread_ts=click.thread_ts,
                 requested_by=click.requested_by,
                 shown=answer.report,
+                reader=answer.reader,
+                team=installation_key(client),
             )

@@ -4,11 +4,14 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.slack.app import Services
 from bot.slack.intake import COMMAND
+from bot.slack.listeners.commands.account import AccountCommands
+from bot.slack.listeners.commands.audit import AuditCommands
 from bot.slack.listeners.commands.buddy import BuddyCommand
+from bot.slack.listeners.commands.run import RunCommands
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    command = BuddyCommand(services)
+    command = BuddyCommand(services, RunCommands(services), AccountCommands(services), AuditCommands(services))
     # ack answers within Slack's 3 s from what is already known; the lookup runs after it.
     app.command("/buddy")(command.handle)
-    services.work.register(COMMAND, lambda unit: command.run(unit, app.client))
+    services.work.register(COMMAND, services.clients.unit_handler(command.run))  # the workspace's own bot token

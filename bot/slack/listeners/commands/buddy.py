@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import USAGE, Plan, Request
+from bot.identity.accounts import SlackPerson
 from bot.render.notice import render_help, render_notice
 from bot.slack.app import Services
 from bot.slack.delivery import UNREACHABLE, deliver, slack_error
@@ -110,7 +111,7 @@ class BuddyCommand:
             return
         user = command.get("user_id")
         for index, ref in enumerate(plan.refs):
-            answer = await self.services.responder.answer(ref, requested_by=user)
+            answer = await self.services.responder.answer(ref, requested_by=user, person=SlackPerson.of(command))
             if answer.failed:
                 await respond(response_type="ephemeral", **answer.message)
                 continue

@@ -11,10 +11,13 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answers import Plan
-from bot.render.notice import render_notice
+from bot.answers import Plan, link_reason
+from bot.identity.accounts import SlackPerson
+from bot.identity.credentials import NotLinked
+from bot.render.notice import render_link_prompt, render_notice
 from bot.render.subscriptions import render_reply, render_subscription_list
 from bot.slack.app import Services
+from bot.slack.clients import Workspace
 from bot.slack.delivery import UNREACHABLE, slack_error
 from bot.slack.effects import SlackEffects
 from bot.subscriptions.manage import ArgumentError, Arguments, SubscriptionManager, parse_arguments
@@ -58,8 +61,18 @@ class SubscriptionCommands:
         if word != "subscribe" or self._refusal(command):
             return
         channel, user = command.get("channel_id", ""), str(command.get("user_id") or "")
+        arguments = self._arguments(rest)
         try:
-            reply = render_reply(await self.manager.subscribe(channel, user, self._arguments(rest)))
+            # READ_AS_ASKER: a channel follows only what the person subscribing may read themselves.
+            reader = await self.services.responder.reader(SlackPerson.of(command), arguments.target.host)
+        except NotLinked as exc:
+            await respond(response_type="ephemeral", **render_link_prompt(exc.host, link_reason(exc)))
+            return
+        as_person = reader.client if reader is not self.services.responder.lookup else None
+        try:
+            workspace = Workspace.of(command)  # whose bot token posts its runs, installed through OAuth
+            team = workspace.key if workspace else None
+            reply = render_reply(await self.manager.subscribe(channel, user, arguments, as_person=as_person, team=team))
         except Exception:
             # A fault nobody foresaw (or a bug): the person still hears back; the operator gets the traceback.
             log.exception("subscribing %s failed unexpectedly", channel)

@@ -6,6 +6,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.slack.app import Services
 from bot.slack.intake import LINK, MENTION, MESSAGE
+from bot.slack.listeners.events import app_uninstalled
 from bot.slack.listeners.events.app_mention import AppMention
 from bot.slack.listeners.events.link_shared import LinkShared
 from bot.slack.listeners.events.message import Message
@@ -18,9 +19,11 @@ def register(app: AsyncApp, services: Services) -> None:
     mention, message, link = AppMention(services), Message(services), LinkShared(services)
     for event_type in ("app_mention", "message", "link_shared"):
         app.event(event_type)(run_the_unit(services))
-    services.work.register(LINK, lambda unit: link.run(unit, app.client))
-    services.work.register(MENTION, lambda unit: mention.run(unit, app.client))
-    services.work.register(MESSAGE, lambda unit: message.run(unit, app.client))
+    # Each answered with the bot token of the workspace it came from.
+    services.work.register(LINK, services.clients.unit_handler(link.run))
+    services.work.register(MENTION, services.clients.unit_handler(mention.run))
+    services.work.register(MESSAGE, services.clients.unit_handler(message.run))
+    app_uninstalled.register(app, services)  # installed through OAuth: a workspace leaving
 
 
 def run_the_unit(services: Services) -> Callable[[dict], Awaitable[None]]:

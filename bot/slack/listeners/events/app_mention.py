@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import Request
+from bot.identity.accounts import SlackPerson
 from bot.slack.app import Services
 from bot.slack.conversation import reply_to, reply_to_bot_message, without_mentions
 from bot.slack.effects import SlackEffects
@@ -17,9 +18,12 @@ class AppMention:
         self.services = services
 
     async def run(self, unit: Unit, client: AsyncWebClient) -> None:
-        await self.answer(unit.payload["event"], client, effects=SlackEffects(client, self.services.work, unit))
+        person = SlackPerson.of_event(unit.payload)
+        await self.answer(unit.payload["event"], client, effects=SlackEffects(client, self.services.work, unit), person=person)
 
-    async def answer(self, event: dict, client: AsyncWebClient, *, effects: SlackEffects | None = None) -> None:
+    async def answer(
+        self, event: dict, client: AsyncWebClient, *, effects: SlackEffects | None = None, person: SlackPerson | None = None
+    ) -> None:
         if "channel" not in event or "ts" not in event:
             return  # no message to answer in the thread of
         if posted_by_bot(event):
@@ -31,6 +35,7 @@ class AppMention:
             whole_argument=True,
             channel=event.get("channel"),
             user=event.get("user"),
+            person=person,
         )
         await reply_to(
             self.services,

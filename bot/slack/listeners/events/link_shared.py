@@ -14,9 +14,12 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answers import Request
+from bot.answers import Request, link_reason
 from bot.buddy import errors
 from bot.buddy.refs import MAX_REFERENCES
+from bot.identity.accounts import SlackPerson
+from bot.identity.credentials import NotLinked
+from bot.render.notice import render_link_prompt
 from bot.render.unfurl import render_unfurl
 from bot.slack.app import Services
 from bot.slack.delivery import slack_error
@@ -32,30 +35,37 @@ class LinkShared:
         self.services = services
 
     async def run(self, unit: Unit, client: AsyncWebClient) -> None:
-        await self.unfurl(unit.payload["event"], client)
+        await self.unfurl(unit.payload["event"], client, person=SlackPerson.of_event(unit.payload))
 
-    async def unfurl(self, event: dict, client: AsyncWebClient) -> None:
+    async def unfurl(self, event: dict, client: AsyncWebClient, *, person: SlackPerson | None = None) -> None:
         channel = str(event.get("channel") or "")
         if channel.startswith("D") and event.get("is_bot_user_member"):
             return  # a DM with the bot itself: the message is a request, and gets the full answer
         links = event.get("links")
         found = [link.get("url") for link in links if isinstance(link, dict)] if isinstance(links, list) else []
         urls = list(dict.fromkeys(url for url in found if isinstance(url, str) and url))[:MAX_REFERENCES]
-        previews = await asyncio.gather(*(self._preview(url, channel, event.get("user")) for url in urls))
-        unfurls = {url: preview for url, preview in zip(urls, previews) if preview is not None}
-        if not unfurls:
+        previews = await asyncio.gather(*(self._preview(url, channel, event.get("user"), person) for url in urls))
+        unfurls = {url: preview for url, preview in zip(urls, previews) if isinstance(preview, dict)}
+        unlinked = next((preview for preview in previews if isinstance(preview, NotLinked)), None)
+        if not unfurls and unlinked is None:
             return
         if event.get("source") == COMPOSER and event.get("unfurl_id"):
             target = {"unfurl_id": event["unfurl_id"], "source": COMPOSER}
         else:
             target = {"channel": channel, "ts": event.get("message_ts")}
+        # READ_AS_ASKER and the person has no usable account: Slack shows them alone the invitation.
+        invitation = (
+            {"user_auth_required": True, "user_auth_blocks": render_link_prompt(unlinked.host, link_reason(unlinked))["blocks"]}
+            if unlinked is not None and not unfurls
+            else {}
+        )
         try:
             # Keyed by the URL exactly as Slack sent it: Slack matches the preview to the link that way.
-            await client.chat_unfurl(**target, unfurls=unfurls)
+            await client.chat_unfurl(**target, unfurls=unfurls, **invitation)
         except SlackApiError as exc:
             log.info("chat.unfurl in %s failed: %s", channel, slack_error(exc))
 
-    async def _preview(self, url: str, channel: str, user: str | None) -> dict | None:
+    async def _preview(self, url: str, channel: str, user: str | None, person: SlackPerson | None) -> dict | NotLinked | None:
         responder = self.services.responder
         request = Request(text=url, whole_argument=False, channel=channel, user=user, is_direct=channel.startswith("D"))
         plan = responder.plan(request, runs_only=True)
@@ -63,7 +73,9 @@ class LinkShared:
             return None
         ref = plan.refs[0]
         try:
-            report = await responder.lookup.report(ref)
+            report = await responder.report(ref, person=person)
+        except NotLinked as exc:
+            return exc
         except errors.BuddyError as exc:
             log.info("no unfurl for %s: %s", ref.web_url, type(exc).__name__)
             return None

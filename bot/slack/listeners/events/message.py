@@ -7,6 +7,7 @@ from __future__ import annotations
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import Request
+from bot.identity.accounts import SlackPerson
 from bot.slack.app import Services
 from bot.slack.conversation import reply_to, reply_to_bot_message, without_mentions
 from bot.slack.effects import SlackEffects
@@ -19,9 +20,12 @@ class Message:
         self.services = services
 
     async def run(self, unit: Unit, client: AsyncWebClient) -> None:
-        await self.answer(unit.payload["event"], client, effects=SlackEffects(client, self.services.work, unit))
+        person = SlackPerson.of_event(unit.payload)
+        await self.answer(unit.payload["event"], client, effects=SlackEffects(client, self.services.work, unit), person=person)
 
-    async def answer(self, event: dict, client: AsyncWebClient, *, effects: SlackEffects | None = None) -> None:
+    async def answer(
+        self, event: dict, client: AsyncWebClient, *, effects: SlackEffects | None = None, person: SlackPerson | None = None
+    ) -> None:
         if not worth_answering(event, reply_to_links=self.services.settings.reply_to_links):
             return
         channel, ts = event["channel"], event["ts"]
@@ -32,6 +36,7 @@ class Message:
                 channel=channel,
                 user=event.get("user"),
                 is_direct=True,
+                person=person,
             )
             await reply_to(
                 self.services,

@@ -5,7 +5,10 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.app import Services
+from bot.slack.listeners.views import link_token, provide_variables
 
 
 def register(app: AsyncApp, services: Services) -> None:
     """Each modal module's ``register(app, services)`` is called here."""
+    link_token.register(app, services)
+    provide_variables.register(app, services)

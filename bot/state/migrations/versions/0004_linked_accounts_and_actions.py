@@ -1,5 +1,6 @@
 """Acting from Slack: linked Buddy accounts (tokens encrypted), OAuth states in flight, the lock that
-makes a double click one Buddy call, and the audit trail of actions. Only new tables.
+makes a double click one Buddy call, and the audit trail of actions; and whose token a followed run
+is read with (READ_AS_ASKER). New tables, and new nullable columns only.
 
 Revision ID: 0004
 Revises: 0003
@@ -40,6 +41,7 @@ def upgrade() -> None:
         sa.Column("host", sa.String, nullable=False),
         sa.Column("code_verifier", sa.String, nullable=False),
         sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("workspace", sa.String),
     )
     op.create_table(
         "action_locks",
@@ -66,9 +68,16 @@ def upgrade() -> None:
         sa.Column("detail", sa.String, nullable=False, server_default=""),
     )
     op.create_index("action_audit_pipeline", "action_audit", ["host", "workspace", "project", "pipeline_id", "at"])
+    op.add_column("watches", sa.Column("reader_team", sa.String))
+    op.add_column("watches", sa.Column("reader_user", sa.String))
+    op.add_column("watches", sa.Column("kept_blocks", sa.Text))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("watches") as batch:
+        batch.drop_column("kept_blocks")
+        batch.drop_column("reader_user")
+        batch.drop_column("reader_team")
     op.drop_index("action_audit_pipeline", "action_audit")
     for table in ("action_audit", "action_locks", "oauth_states", "linked_accounts"):
         op.drop_table(table)

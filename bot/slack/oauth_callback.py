@@ -1,0 +1,153 @@
+"""Buddy's OAuth sign-in, in the person's browser: ``GET /buddy/oauth/start?state=…`` (the link
+``/buddy login`` gives: it leaves the state in a cookie and sends the browser to Buddy) and
+``GET /buddy/oauth/callback?code=…&state=…`` (where Buddy sends it back). Each answers a small HTML
+page saying what happened and what to do; on success the person is also told in Slack, by DM.
+The flow itself is ``bot/identity/oauth.py``."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from aiohttp import web
+from slack_sdk.errors import SlackApiError
+
+from bot.identity.accounts import LinkedAccount
+from bot.identity.oauth import CALLBACK_PATH, MAX_CODE_CHARS, MAX_STATE_CHARS, START_PATH, BuddyOAuth, SignInFailed
+from bot.identity.vault import NO_KEY, VaultLocked
+from bot.render.accounts import render_linked
+from bot.slack.app import Services
+from bot.slack.clients import NotInstalled
+from bot.slack.delivery import slack_error
+from bot.state.store import StateUnavailable
+
+log = logging.getLogger(__name__)
+
+COOKIE = "buddy_oauth_state"
+MAX_QUERY_CHARS = 4096
+MAX_ERROR_CHARS = 100
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",  # the callback's URL carries the code: no page it links to may see it
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "X-Frame-Options": "DENY",
+}
+
+
+def add_oauth_routes(web_app: web.Application, services: Services) -> None:
+    routes = OAuthRoutes(services)
+    web_app.router.add_get(START_PATH, routes.start)
+    web_app.router.add_get(CALLBACK_PATH, routes.callback)
+
+
+class OAuthRoutes:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.oauth = BuddyOAuth(services.settings, services.responder.lookup.client, services.accounts)
+        self.secure_cookie = services.settings.public_url.startswith("https://")
+
+    async def start(self, request: web.Request) -> web.Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        state = request.query.get("state", "")
+        try:
+            url = await self.oauth.authorize_url(state)
+        except SignInFailed as exc:
+            return page(exc.status, "Not linked", exc.message)
+        except (VaultLocked, StateUnavailable) as exc:
+            return self._unavailable(exc)
+        response = web.Response(status=302, headers={**_HEADERS, "Location": url})
+        response.set_cookie(
+            COOKIE, state, max_age=600, path="/buddy/oauth", httponly=True, samesite="Lax", secure=self.secure_cookie
+        )
+        return response
+
+    async def callback(self, request: web.Request) -> web.Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        query = request.query
+        if len(query.get("code", "")) > MAX_CODE_CHARS or len(query.get("error", "")) > MAX_ERROR_CHARS:
+            return page(
+                400, "Not linked", "This address is longer than any Buddy sends. Type /buddy login in Slack to start again."
+            )
+        try:
+            account = await self.oauth.finish(
+                query.get("state", ""),
+                query.get("code", ""),
+                browser_state=request.cookies.get(COOKIE, "")[:MAX_STATE_CHARS],
+                error=query.get("error", ""),
+            )
+        except SignInFailed as exc:
+            log.info("a Buddy sign-in linked nothing (%s): %s", exc.status, exc.message)
+            return page(exc.status, "Not linked", exc.message)
+        except (VaultLocked, StateUnavailable) as exc:
+            return self._unavailable(exc)
+        except Exception:
+            log.exception("a Buddy sign-in failed unexpectedly")
+            return page(500, "Not linked", "Something went wrong on my side. Type /buddy login in Slack to try again.")
+        slack_name = await self._tell_in_slack(account, await self.oauth.workspace_of(query.get("state", "")))
+        response = page(
+            200,
+            "Linked",
+            f"The Slack user {slack_name} is now linked to the Buddy user {account.buddy_user_name} on {account.host}. "
+            "You can close this tab and go back to Slack. If you did not type /buddy login in Slack yourself, "
+            "revoke the bot's access in Buddy now.",
+        )
+        response.del_cookie(COOKIE, path="/buddy/oauth")
+        return response
+
+    def _refused(self, request: web.Request) -> web.Response | None:
+        if not self.oauth.enabled:
+            return page(
+                404,
+                "Not set up",
+                "Signing in through Buddy is not set up on this bot: type /buddy login in Slack to link a personal access token instead.",
+            )
+        if len(request.query_string) > MAX_QUERY_CHARS:
+            return page(
+                400, "Not linked", "This address is longer than any Buddy sends. Type /buddy login in Slack to start again."
+            )
+        return None
+
+    def _unavailable(self, exc: Exception) -> web.Response:
+        if isinstance(exc, VaultLocked):
+            return page(503, "Not linked", NO_KEY)
+        log.warning("a Buddy sign-in could not reach the state store: %s", exc)
+        return page(503, "Not linked", "I can't reach my state store right now. Type /buddy login in Slack again in a minute.")
+
+    async def _tell_in_slack(self, account: LinkedAccount, workspace: str | None) -> str:
+        """A DM saying the account is linked, through the installation it was asked in; the person's
+        Slack name, for the page."""
+        user = account.person.user
+        name = f"<{user}>"
+        try:
+            client = await self.services.clients.for_key(workspace)
+        except NotInstalled as exc:
+            log.info("cannot tell %s in Slack that their account is linked: %s", user, exc)
+            return name
+        try:
+            info = await client.users_info(user=user)
+            profile = (info.get("user") or {}).get("profile") or {}
+            name = str(profile.get("display_name") or profile.get("real_name") or (info.get("user") or {}).get("name") or name)
+        except SlackApiError as exc:
+            log.info("could not read the Slack name of %s: %s", user, slack_error(exc))
+        try:
+            await client.chat_postMessage(channel=user, **render_linked(account))
+        except SlackApiError as exc:
+            log.warning("could not tell %s in Slack that their account is linked: %s", user, slack_error(exc))
+        return name
+
+
+def page(status: int, title: str, message: str) -> web.Response:
+    """A small page for the browser; every text in it escaped."""
+    body = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        f"<title>Buddy bot: {html.escape(title)}</title>"
+        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em}</style>"
+        f"</head><body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
+    )
+    return web.Response(status=status, text=body, content_type="text/html", charset="utf-8", headers=_HEADERS)
