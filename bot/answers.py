@@ -105,11 +105,12 @@ class Responder:
         self.identity = identity
 
     async def reader(self, person: SlackPerson | None, host: str) -> Lookup:
-        """The lookup a read for ``person`` goes through: the shared one (the bot's token), or with
-        READ_AS_ASKER the person's own (NotLinked if they have no usable account on ``host``)."""
-        if not self.settings.read_as_asker:
+        """The lookup a read for ``person`` goes through: with READ_AS_ASKER the person's own
+        (NotLinked if they have no usable account on ``host``); otherwise, and for reads nobody
+        asked for (announcements), the shared one, with the bot's token."""
+        if not self.settings.read_as_asker or person is None:
             return self.lookup
-        if person is None or self.identity is None:
+        if self.identity is None:
             raise NotLinked(host)
         return self.lookup.as_person((await self.identity.usable(person, host)).token)
 

@@ -284,7 +284,7 @@ class Watcher:
             return
         expired = self.clock() - watch.started_at >= self.settings.watch_max_seconds
         try:
-            lookup = await self.reader(watch.reader, watch.ref.host) if self.reader is not None else self.lookup
+            lookup = await self.reader(watch.reader, watch.ref.host) if self.reader is not None and watch.reader else self.lookup
             report = await lookup.report(watch.ref, fresh=True)
         except NotLinked:
             # The person it is read as unlinked (or their sign-in ran out): nobody may read it for them.

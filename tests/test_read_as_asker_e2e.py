@@ -5,6 +5,7 @@ to link, privately."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 from cryptography.fernet import Fernet
@@ -29,7 +30,8 @@ ANA_TOKEN, BO_TOKEN = "ana-personal-token-0123456789", "bo-personal-token-987654
 def bot(tmp_path, fake_slack: FakeSlack, fake_buddy: FakeBuddy):
     link(tmp_path / "state.db", KEY, ("U_ANA", "ana", ANA_TOKEN, ()), ("U_BO", "bo", BO_TOKEN, ()))
     process = BotProcess(tmp_path, slack_url=fake_slack.url, buddy_url=fake_buddy.url,
-                         env={"READ_AS_ASKER": "true", "TOKEN_ENCRYPTION_KEY": KEY, "WATCH_POLL_SECONDS": "0.2"})
+                         env={"READ_AS_ASKER": "true", "TOKEN_ENCRYPTION_KEY": KEY, "WATCH_POLL_SECONDS": "0.2",
+                              "SUBSCRIPTION_POLL_SECONDS": "0.5"})
     process.start()
     yield process
     process.stop()
@@ -138,3 +140,11 @@ def test_a_channel_can_be_subscribed_only_to_what_the_person_subscribing_may_rea
     wait_until(lambda: told("U_ANA"))
     assert "This channel follows" in json.dumps(told("U_ANA")[0].params)
     assert "pipeline 34" in ask(bot, fake_slack, "subscriptions", "U_ANA", "C_SUB", "list-2")
+
+    # Its runs are announced, read with the bot's token (nobody asked for them): the details of a
+    # failure in the thread, not a link prompt.
+    now = datetime.now(timezone.utc)
+    fake_buddy.add_execution(pipeline_id=34, status="FAILED", start=now, finish=now,
+                             actions=[FakeAction(name="Broken step", status="FAILED", log=["boom"], start=now, finish=now)])
+    wait_until(lambda: any("Broken step" in json.dumps(m) for m in fake_slack.messages("C_SUB") if m.get("thread_ts")))
+    assert not any("no Buddy account linked" in json.dumps(m) for m in fake_slack.messages("C_SUB"))

@@ -84,7 +84,14 @@ class RunActions:
         self.audit = AuditTrail(state, clock=clock)
 
     async def act(self, unit: Unit, request: ActRequest) -> Outcome:
-        outcome, key = await self._act(unit, request)
+        taken: list[str] = []  # the lock's key, once this unit holds it
+        try:
+            outcome = await self._act(unit, request, taken)
+        except Exception:
+            await self._let_go(taken, unit, keep=False)  # a fault nobody foresaw: nobody waits minutes for it
+            raise
+        # A write Buddy may have applied (it did, or its answer never came) keeps others off for a while.
+        await self._let_go(taken, unit, keep=outcome.result == DONE or outcome.reason == UNKNOWN)
         try:
             await self.audit.record(
                 unit_id=unit.id,
@@ -97,13 +104,20 @@ class RunActions:
                 detail=outcome.reason if not outcome.said else f"{outcome.reason}: {outcome.said}",
                 execution_id=outcome.execution_id,
             )
-            if key is not None and outcome.result == DONE:
-                await self.locks.done(key, unit.id)
-            elif key is not None:
-                await self.locks.release(key, unit.id)
         except StateUnavailable as exc:
             log.warning("%s of %s by %s not audited: %s", request.operation.name, request.ref.web_url, request.person.user, exc)
         return outcome
+
+    async def _let_go(self, taken: list[str], unit: Unit, *, keep: bool) -> None:
+        if not taken:
+            return
+        try:
+            if keep:
+                await self.locks.done(taken[0], unit.id)
+            else:
+                await self.locks.release(taken[0], unit.id)
+        except StateUnavailable as exc:
+            log.warning("the lock %s is left to run out: %s", taken[0], exc)
 
     async def credential(self, request: ActRequest) -> Credential | Outcome:
         """The token to act with (None: the bot's), or the refusal: not linked, expired, no scope."""
@@ -132,29 +146,30 @@ class RunActions:
             return self.responder.lookup
         return await self.responder.reader(request.person, request.ref.host)
 
-    async def _act(self, unit: Unit, request: ActRequest) -> tuple[Outcome, str | None]:
-        """The outcome, and the lock's key when this unit took it."""
+    async def _act(self, unit: Unit, request: ActRequest, taken: list[str]) -> Outcome:
+        """The outcome; ``taken`` gets the lock's key once this unit holds it."""
         credential = await self.credential(request)
         if isinstance(credential, Outcome):
-            return credential, None
+            return credential
         token, acted_as = credential
         lookup = await self.reader(request)
         try:
             before = Snapshot.from_json(await self.work.effect(unit, "act:before", lambda: self._snapshot(lookup, request.ref)))
         except _Unreadable:
-            return Outcome(request, FAILED, UNREADABLE, acted_as=acted_as), None
+            return Outcome(request, FAILED, UNREADABLE, acted_as=acted_as)
         except errors.BuddyError as exc:
-            return Outcome(request, FAILED, BUDDY, acted_as=acted_as, said=explain(exc, request.ref)), None
+            return Outcome(request, FAILED, BUDDY, acted_as=acted_as, said=explain(exc, request.ref))
         if reason := refusal(request.operation, before):
-            return self._refused(request, reason, before, acted_as), None
+            return self._refused(request, reason, before, acted_as)
         ref = request.ref
         key = lock_key(ref.host, ref.workspace, ref.project, ref.pipeline_id, before.execution_id, request.operation.name)
         try:
             holder = await self.locks.take(key, unit.id)
         except StateUnavailable:
-            return Outcome(request, REFUSED, STORE, acted_as=acted_as), None
+            return Outcome(request, REFUSED, STORE, acted_as=acted_as)
         if holder is not None:
-            return Outcome(request, REFUSED, BUSY, acted_as=acted_as, holder=holder, execution_id=before.execution_id), None
+            return Outcome(request, REFUSED, BUSY, acted_as=acted_as, holder=holder, execution_id=before.execution_id)
+        taken.append(key)
 
         async def send() -> Result:
             return await self._send(request, before, token)
@@ -174,10 +189,10 @@ class RunActions:
                 and (now := await self._now(lookup, ref)) is not None
                 and (why := refusal(request.operation, now))
             ):
-                return self._refused(request, why, now, acted_as), key  # Buddy saw the run move on before the bot did
-            return Outcome(request, FAILED if reason in (UNKNOWN, BUDDY) else REFUSED, reason, said=said, **common), key
+                return self._refused(request, why, now, acted_as)  # Buddy saw the run move on before the bot did
+            return Outcome(request, FAILED if reason in (UNKNOWN, BUDDY) else REFUSED, reason, said=said, **common)
         status = str(sent.get("status") or "")
-        return Outcome(request, DONE, "done", status=status, at=float(sent.get("at") or self.clock()), **common), key
+        return Outcome(request, DONE, "done", status=status, at=float(sent.get("at") or self.clock()), **common)
 
     async def _snapshot(self, lookup: Lookup, ref: BuddyRef) -> Result:
         snapshot = Snapshot.of(await lookup.report(ref, fresh=True))

@@ -20,7 +20,7 @@ documented operations are sent as they are documented, so older installations ke
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bot.buddy.models import FINAL_STATUSES, Execution
@@ -106,7 +106,6 @@ class Snapshot:
     waiting: tuple[str, ...] = ()  # the action executions waiting for approval or variables
     approver: str | None = None  # who approved the shown action, and when, where Buddy says
     approved_at: str | None = None
-    names: dict[str, str] = field(default_factory=dict)  # waiting action execution id -> its action's name
 
     @classmethod
     def of(cls, report: RunReport) -> Snapshot | None:
@@ -129,7 +128,6 @@ class Snapshot:
             waiting=tuple(str(action.id_from_url) for action in waiting),
             approver=report.approver_name if shown is not None and shown.approver_id is not None else None,
             approved_at=approved.isoformat() if approved is not None else None,
-            names={str(a.id_from_url): a.action.name for a in waiting if a.action is not None and a.action.name},
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -140,7 +138,6 @@ class Snapshot:
             "waiting": list(self.waiting),
             "approver": self.approver,
             "approved_at": self.approved_at,
-            "names": dict(self.names),
         }
 
     @classmethod
@@ -152,7 +149,6 @@ class Snapshot:
             waiting=tuple(data.get("waiting") or ()),
             approver=data.get("approver"),
             approved_at=data.get("approved_at"),
-            names=dict(data.get("names") or {}),
         )
 
     @property

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot import secrets_seen
 from bot.actions.audit import FAILED, REFUSED, AuditTrail
+from bot.actions.outcome import BOT_TOKEN
 from bot.actions.run_request import RunRequest
 from bot.buddy import errors
 from bot.buddy.client import BuddyClient
@@ -44,7 +45,6 @@ POST_EFFECT = "run:post"
 MARK_LENGTH = 12
 NAME_LIMIT = 80
 CONFIRMATION_KEPT_S = 24 * 3600  # as long as a done unit is kept: a later click of the same button is refused
-BOT_TOKEN_USER = "the bot's token"
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -166,7 +166,7 @@ class Runner:
     async def acting(self, person: SlackPerson, host: str, *, with_bot_token: bool) -> Acting:
         """Whose token starts the run; NotLinked (or LinkExpired) when the person has none usable."""
         if with_bot_token:
-            return Acting(person, host, None, BOT_TOKEN_USER)
+            return Acting(person, host, None, BOT_TOKEN)
         account = await self.identity.usable(person, host)
         return Acting(person, host, account.token, account.buddy_user_name, account.scopes)
 

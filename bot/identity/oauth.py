@@ -142,6 +142,11 @@ class BuddyOAuth:
             )
         return f"{self.settings.public_url}{START_PATH}?{urlencode({'state': state})}"
 
+    async def person_of(self, state: str) -> SlackPerson | None:
+        """Who began a sign-in (the Slack person it links to)."""
+        found = await self._state(state)
+        return found.person if found is not None else None
+
     async def workspace_of(self, state: str) -> str | None:
         """The Slack installation a sign-in was begun through (``begin``'s ``workspace``)."""
         async with self.accounts.state.begin() as db:

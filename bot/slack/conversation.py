@@ -33,6 +33,8 @@ async def reply_to_bot_message(
     both come here, so whichever is first answers it the same way, and the claim makes the other a
     no-op. An event that finds no run claims nothing, so the other can still answer.
     """
+    if services.settings.read_as_asker:
+        return  # nobody asked, so nobody's Buddy account may read it; the bot's token would show it to all
     request = Request(text=message_text(event), whole_argument=False, channel=event["channel"], user=event.get("user"))
     await reply_to(
         services,
@@ -104,8 +106,6 @@ async def _answer(
         answer = await services.responder.answer(
             ref, requested_by=request.user if not request.is_direct else None, person=request.person
         )
-        if answer.private and request.person is None:
-            continue  # a link prompt, and nobody asked (a bot's notification): no one to show it to
         await deliver(
             client,
             answer,

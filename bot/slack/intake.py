@@ -80,6 +80,29 @@ def open_form(body: dict[str, Any], vault: Vault) -> dict[str, Any]:
     return {**body, "view": view}
 
 
+def seal_typed(kind: str, body: dict[str, Any], vault: Vault) -> dict[str, Any]:
+    """What a person typed, as kept at rest (encrypted): a command's text (``/buddy run … KEY=secret``),
+    a click's values (a confirmation carries the run's variables), a form's state."""
+    if kind == VIEW:
+        return seal_form(body, vault)
+    if kind == COMMAND and isinstance(body.get("text"), str):
+        return {**body, "text": "", "sealed_text": vault.seal(body["text"])}
+    if kind == CLICK and isinstance(body.get("actions"), list):
+        return {**body, "actions": [], "sealed_actions": vault.seal(json.dumps(body["actions"]))}
+    return body
+
+
+def open_typed(body: dict[str, Any], vault: Vault) -> dict[str, Any]:
+    """The request as Slack sent it, from what ``seal_typed`` kept."""
+    opened = open_form(body, vault)
+    if isinstance(opened.get("sealed_text"), str):
+        opened = {k: v for k, v in opened.items() if k != "sealed_text"} | {"text": vault.open(opened["sealed_text"])}
+    if isinstance(opened.get("sealed_actions"), str):
+        actions = json.loads(vault.open(opened["sealed_actions"]))
+        opened = {k: v for k, v in opened.items() if k != "sealed_actions"} | {"actions": actions}
+    return opened
+
+
 def register(app: AsyncApp, work: WorkQueue, vault: Vault, *, reply_to_links: bool) -> None:
     @app.middleware
     async def record_the_unit(
@@ -91,10 +114,10 @@ def register(app: AsyncApp, work: WorkQueue, vault: Vault, *, reply_to_links: bo
         kind, key = found
         # Slack's deprecated verification token is never needed again: it is not kept at rest.
         payload = {k: v for k, v in req.body.items() if k != "token"}
-        if kind == VIEW:
-            if vault.locked:
-                return await next()  # typed values are kept only encrypted: without the key, answered from memory
-            payload = seal_form(payload, vault)
+        if kind == VIEW and vault.locked:
+            return await next()  # a form's values are kept only encrypted: without the key, answered from memory
+        if not vault.locked:
+            payload = seal_typed(kind, payload, vault)
         unit = await work.accept(kind, key, payload)
         if unit is None:
             log.info("%s is a redelivery of a request already taken; not answered again", key)

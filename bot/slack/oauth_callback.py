@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import logging
 
+import aiohttp
 from aiohttp import web
 from slack_sdk.errors import SlackApiError
 
@@ -18,7 +19,6 @@ from bot.identity.vault import NO_KEY, VaultLocked
 from bot.render.accounts import render_linked
 from bot.slack.app import Services
 from bot.slack.clients import NotInstalled
-from bot.slack.delivery import slack_error
 from bot.state.store import StateUnavailable
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,8 @@ _HEADERS = {
 
 def add_oauth_routes(web_app: web.Application, services: Services) -> None:
     routes = OAuthRoutes(services)
-    web_app.router.add_get(START_PATH, routes.start)
+    web_app.router.add_get(START_PATH, routes.confirm)
+    web_app.router.add_post(START_PATH, routes.start)
     web_app.router.add_get(CALLBACK_PATH, routes.callback)
 
 
@@ -47,11 +48,35 @@ class OAuthRoutes:
         self.oauth = BuddyOAuth(services.settings, services.responder.lookup.client, services.accounts)
         self.secure_cookie = services.settings.public_url.startswith("https://")
 
-    async def start(self, request: web.Request) -> web.Response:
+    async def confirm(self, request: web.Request) -> web.Response:
+        """The link from Slack opens this page first: it names the Slack person the Buddy account will
+        be linked to, so that someone who was sent another person's link sees it is not theirs, and
+        only a press of its button (a POST, which no link or image can make) goes on to Buddy."""
         refused = self._refused(request)
         if refused is not None:
             return refused
         state = request.query.get("state", "")
+        try:
+            await self.oauth.authorize_url(state)  # a state begun and not yet used, or the reason
+            person = await self.oauth.person_of(state)
+            workspace = await self.oauth.workspace_of(state)
+        except SignInFailed as exc:
+            return page(exc.status, "Not linked", exc.message)
+        except (VaultLocked, StateUnavailable) as exc:
+            return self._unavailable(exc)
+        who = await self._slack_name(person.user, workspace) if person is not None else "someone"
+        return confirm_page(
+            f"This links your Buddy account to the Slack user {who}, who typed /buddy login. Continue only if "
+            f"that is you. If someone sent you this link, close this tab: it would let them act in Buddy as you.",
+            state,
+        )
+
+    async def start(self, request: web.Request) -> web.Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        form = await request.post() if request.content_length and request.content_length <= MAX_QUERY_CHARS else {}
+        state = str(form.get("state") or "")[:MAX_STATE_CHARS]
         try:
             url = await self.oauth.authorize_url(state)
         except SignInFailed as exc:
@@ -88,7 +113,7 @@ class OAuthRoutes:
         except Exception:
             log.exception("a Buddy sign-in failed unexpectedly")
             return page(500, "Not linked", "Something went wrong on my side. Type /buddy login in Slack to try again.")
-        slack_name = await self._tell_in_slack(account, await self.oauth.workspace_of(query.get("state", "")))
+        slack_name = await self._tell_in_slack(account, query.get("state", ""))
         response = page(
             200,
             "Linked",
@@ -118,36 +143,50 @@ class OAuthRoutes:
         log.warning("a Buddy sign-in could not reach the state store: %s", exc)
         return page(503, "Not linked", "I can't reach my state store right now. Type /buddy login in Slack again in a minute.")
 
-    async def _tell_in_slack(self, account: LinkedAccount, workspace: str | None) -> str:
-        """A DM saying the account is linked, through the installation it was asked in; the person's
-        Slack name, for the page."""
-        user = account.person.user
-        name = f"<{user}>"
+    async def _slack_name(self, user: str, workspace: str | None) -> str:
+        """The person's Slack display name (their id when Slack does not say)."""
         try:
             client = await self.services.clients.for_key(workspace)
-        except NotInstalled as exc:
-            log.info("cannot tell %s in Slack that their account is linked: %s", user, exc)
-            return name
-        try:
             info = await client.users_info(user=user)
-            profile = (info.get("user") or {}).get("profile") or {}
-            name = str(profile.get("display_name") or profile.get("real_name") or (info.get("user") or {}).get("name") or name)
-        except SlackApiError as exc:
-            log.info("could not read the Slack name of %s: %s", user, slack_error(exc))
+        except (NotInstalled, SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.info("could not read the Slack name of %s: %s", user, type(exc).__name__)
+            return f"<{user}>"
+        found = info.get("user") or {}
+        profile = found.get("profile") or {}
+        return str(profile.get("display_name") or profile.get("real_name") or found.get("name") or f"<{user}>")
+
+    async def _tell_in_slack(self, account: LinkedAccount, state: str) -> str:
+        """A DM saying the account is linked, through the installation it was asked in; the person's
+        Slack name, for the page. The account is linked whatever happens here."""
+        user = account.person.user
         try:
+            workspace = await self.oauth.workspace_of(state)
+            name = await self._slack_name(user, workspace)
+            client = await self.services.clients.for_key(workspace)
             await client.chat_postMessage(channel=user, **render_linked(account))
-        except SlackApiError as exc:
-            log.warning("could not tell %s in Slack that their account is linked: %s", user, slack_error(exc))
+        except (NotInstalled, StateUnavailable, SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("could not tell %s in Slack that their account is linked: %s", user, type(exc).__name__)
+            return f"<{user}>"
         return name
 
 
-def page(status: int, title: str, message: str) -> web.Response:
-    """A small page for the browser; every text in it escaped."""
+def confirm_page(message: str, state: str) -> web.Response:
+    """The page before Buddy's: ``message``, and a button that posts the sign-in on."""
+    form = (
+        f'<form method=post action="{html.escape(START_PATH)}">'
+        f'<input type=hidden name=state value="{html.escape(state, quote=True)}">'
+        "<button type=submit>Continue to Buddy</button></form>"
+    )
+    return page(200, "Link your Buddy account", message, form=form)
+
+
+def page(status: int, title: str, message: str, *, form: str = "") -> web.Response:
+    """A small page for the browser; every text in it escaped (``form``: markup built escaped)."""
     body = (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width, initial-scale=1">'
         f"<title>Buddy bot: {html.escape(title)}</title>"
         "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em}</style>"
-        f"</head><body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
+        f"</head><body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>{form}</body></html>"
     )
     return web.Response(status=status, text=body, content_type="text/html", charset="utf-8", headers=_HEADERS)

@@ -138,6 +138,11 @@ async def _serve(settings: Settings, socket_mode: bool) -> None:
     metrics = process_metrics()
     work = WorkQueue(state, lease_s=settings.work_lease_s, metrics=metrics)
     log.info("state: %s; this replica is %s (work leases of %g s)", state.where, work.owner, settings.work_lease_s)
+    if settings.slack_oauth and not settings.read_as_asker:
+        log.warning(
+            "installed through Slack's OAuth with READ_AS_ASKER=false: every workspace that installs the app reads "
+            "Buddy with BUDDY_TOKEN; set READ_AS_ASKER=true unless all of them may see what that token sees"
+        )
     async with BuddyClient(settings) as buddy, slack_session() as session:
         responder = Responder(Lookup(buddy, settings, shared_ids=ExecutionIds(state)), settings)
         services = Services(settings=settings, responder=responder, state=state, work=work)

@@ -279,7 +279,7 @@ def test_a_person_listed_in_act_with_bot_token_for_runs_with_the_bots_token_and_
         [started] = fake_buddy.pipelines[("acme", "web", 7)]
         assert started.comment.startswith("Run from Slack by @ops-oncall [slack:")
         [row] = audit_rows(tmp_path / "state.db")
-        assert (row["result"], row["slack_user"], row["buddy_user"]) == ("done", "UOPS", "the bot's token")
+        assert (row["result"], row["slack_user"], row["buddy_user"]) == ("done", "UOPS", "bot token")  # as the audit names the bot's token everywhere
         assert_no_token_shown(bot, fake_slack)
     finally:
         bot.stop()
@@ -291,9 +291,11 @@ def test_a_crash_after_the_post_landed_is_taken_over_without_posting_again(peopl
     fake_buddy.fault("/pipelines/7/executions", status=200, method="POST", landed=True, delay=3600, times=1)
     bot = start_bot(tmp_path, fake_slack, fake_buddy, WORK_LEASE_S="1")
     try:
-        run(bot, fake_slack, PIPELINE)
+        run(bot, fake_slack, f"{PIPELINE} DEPLOY_TOKEN=typed-secret-77c1")
         wait_until(lambda: fake_buddy.pipelines[("acme", "web", 7)])
         bot.kill()
+        # The unit waits in the store for its take-over: what was typed is kept there encrypted only.
+        assert b"typed-secret-77c1" not in b"".join(path.read_bytes() for path in tmp_path.glob("state.db*"))
         fake_buddy.clear_faults()
         bot.start()  # the same state: the unit is taken over
         wait_until(lambda: summaries(fake_slack))

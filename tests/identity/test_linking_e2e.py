@@ -257,9 +257,18 @@ def sign_in_link(person: Person, user: str) -> str:
     return url
 
 
+def open_link(browser: httpx.Client, link: str) -> httpx.Response:
+    """Opens the sign-in link from Slack: the page naming whom it links to, then its button."""
+    confirm = browser.get(link)
+    if confirm.status_code != 200:
+        return confirm
+    assert "Continue only if that is you" in confirm.text and "Continue to Buddy" in confirm.text
+    return browser.post(link.split("?", 1)[0], data={"state": link.rsplit("state=", 1)[1]})
+
+
 def to_callback(browser: httpx.Client, link: str) -> str:
     """Follows the link as far as Buddy's redirect back: the callback's address (not opened)."""
-    to_buddy = browser.get(link)
+    to_buddy = open_link(browser, link)
     assert to_buddy.status_code == 302, to_buddy.text
     back = browser.get(to_buddy.headers["location"])
     assert back.status_code == 302, back.text
@@ -277,7 +286,7 @@ def test_signing_in_through_buddy_links_the_account(oauth_bot, fake_slack, fake_
     link = sign_in_link(person, user)
     assert link.startswith(f"{oauth_bot.url}/buddy/oauth/start?state=")
     with httpx.Client(follow_redirects=True) as browser:
-        page = browser.get(link)
+        page = open_link(browser, link)
         assert page.status_code == 200, page.text
         assert "Linked" in page.text and "Ana Example" in page.text and page.headers["cache-control"] == "no-store"
         [dm] = fake_slack.wait_for("chat.postMessage", predicate=lambda c: c.channel == user)
@@ -293,12 +302,26 @@ def test_signing_in_through_buddy_links_the_account(oauth_bot, fake_slack, fake_
     assert "Forgot your Buddy token" in person.slash("logout", user=user).ack_text
 
 
+def test_a_forwarded_sign_in_link_names_whom_it_links_to_before_anything_happens(oauth_bot, fake_slack, fake_buddy, fresh):
+    person, mallory = new_person(oauth_bot, fake_slack, fake_buddy)
+    fake_slack.users[mallory] = {"profile": {"display_name": "mallory", "real_name": "Mallory"}}
+    link = sign_in_link(person, mallory)
+    fake_buddy.reset_calls()
+    with httpx.Client() as victims_browser:
+        shown = victims_browser.get(link)  # opening the link (or an image pointing at it) goes nowhere
+        assert shown.status_code == 200 and "the Slack user mallory" in shown.text
+        assert "If someone sent you this link, close this tab" in shown.text
+        assert "set-cookie" not in shown.headers and fake_buddy.calls("/oauth2/") == []
+        forged = victims_browser.post(link.split("?", 1)[0], data={"state": "not-a-state"})
+        assert forged.status_code == 400
+
+
 def test_a_callback_with_another_persons_state_links_nobody(oauth_bot, fake_slack, fake_buddy, fresh):
     person, ana = new_person(oauth_bot, fake_slack, fake_buddy)
     bob = unique("U")
     with httpx.Client() as anas_browser, httpx.Client() as bobs_browser:
         anas_callback = to_callback(anas_browser, sign_in_link(person, ana))
-        assert bobs_browser.get(sign_in_link(person, bob)).status_code == 302  # Bob's own sign-in, begun
+        assert open_link(bobs_browser, sign_in_link(person, bob)).status_code == 302  # Bob's own sign-in, begun
         page = bobs_browser.get(anas_callback)
         assert page.status_code == 403 and "someone else" in page.text and "Nothing was linked" in page.text
         again = anas_browser.get(anas_callback)  # spent, even for Ana now
@@ -313,7 +336,7 @@ def test_an_expired_sign_in_link_says_so(oauth_bot, fake_slack, fake_buddy, fres
     with sqlite3.connect(oauth_bot.env["STATE_DB"]) as db:  # begun eleven minutes ago
         db.execute("UPDATE oauth_states SET created_at = created_at - 660 WHERE slack_user = ?", (user,))
     with httpx.Client(follow_redirects=True) as browser:
-        page = browser.get(link)
+        page = open_link(browser, link)
     assert page.status_code == 400 and "expired" in page.text and "/buddy login" in page.text
     assert "no Buddy account linked" in person.slash("whoami", user=user).ack_text
 
@@ -322,11 +345,11 @@ def test_declining_in_buddy_or_a_failed_exchange_links_nothing(oauth_bot, fake_s
     person, user = new_person(oauth_bot, fake_slack, fake_buddy)
     fake_buddy.oauth.denies = True
     with httpx.Client(follow_redirects=True) as browser:
-        page = browser.get(sign_in_link(person, user))
+        page = open_link(browser, sign_in_link(person, user))
         assert page.status_code == 400 and "you declined" in page.text
         fake_buddy.oauth.denies = False
         fake_buddy.fault("/oauth2/token", 500, times=1)
-        page = browser.get(sign_in_link(person, user))
+        page = open_link(browser, sign_in_link(person, user))
         assert page.status_code == 502 and "would not exchange the sign-in code" in page.text
     assert "no Buddy account linked" in person.slash("whoami", user=user).ack_text
 
@@ -357,6 +380,6 @@ def test_the_link_button_gives_the_sign_in_link_where_oauth_serves_the_host(oaut
     [shown] = fake_slack.wait_for(f"response_url:{name}")
     [url] = [e["url"] for b in shown.params["blocks"] if b["type"] == "actions" for e in b["elements"]]
     with httpx.Client(follow_redirects=True) as browser:
-        assert "Ana Example" in browser.get(url).text
+        assert "Ana Example" in open_link(browser, url).text
     assert "(OAuth)" in person.slash("whoami", user=user).ack_text
     assert_never_shown(oauth_bot, fake_slack, *oauth_tokens(fake_buddy))

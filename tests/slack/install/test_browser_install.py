@@ -57,7 +57,7 @@ def test_headless_chromium_installs_the_app_and_that_workspace_is_answered_with_
 
         status, _ = bot.command(link, team_id="TBROWSER", channel_id="CBROWSER", response_url=fake_slack.response_url())
         assert status == 200
-        [post] = fake_slack.wait_for("chat.postMessage", 1, timeout=20)
+        [post] = fake_slack.wait_for("chat.postMessage", 1, timeout=20, predicate=lambda c: c.channel == "CBROWSER")
         assert post.channel == "CBROWSER" and post.token == installed.bot_token
     finally:
         bot.stop()

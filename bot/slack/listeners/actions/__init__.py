@@ -13,7 +13,7 @@ from bot.render.run import RUN_CANCEL_ACTION, RUN_CONFIRM_ACTION
 from bot.render.subscriptions import REMOVE_ACTION
 from bot.slack.app import Services
 from bot.slack.effects import SlackEffects
-from bot.slack.intake import CLICK
+from bot.slack.intake import CLICK, open_typed
 from bot.slack.listeners.actions.act import Acting, act_answers
 from bot.slack.listeners.actions.claim import Claim
 from bot.slack.listeners.actions.link_account import LinkAccount
@@ -45,7 +45,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
     async def run(unit: Unit, client: AsyncWebClient) -> None:
         """A click's work, right after its acknowledgement or taken over after a crash."""
-        body = unit.payload
+        body = open_typed(unit.payload, services.accounts.vault)
         answer = answers.get(str(((body.get("actions") or [{}])[0]).get("action_id")))
         if answer is not None:
             respond = AsyncRespond(response_url=body.get("response_url"))

@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.slack.clients import installation_key
 from bot.slack.delivery import slack_error
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,8 @@ class BotTokenPeople:
         listed = settings.act_with_bot_token_for
         self.users = frozenset(item for item in listed if not item.startswith("S"))
         self.groups = tuple(item for item in listed if item.startswith("S"))
-        self._members: TTLCache[str, frozenset[str]] = TTLCache(maxsize=MAX_GROUPS, ttl=MEMBERS_KEPT_S)
+        # Keyed by the workspace too: a group id means nothing in another workspace.
+        self._members: TTLCache[tuple[str | None, str], frozenset[str]] = TTLCache(maxsize=MAX_GROUPS, ttl=MEMBERS_KEPT_S)
 
     async def includes(self, client: AsyncWebClient, user: str | None) -> bool:
         if not user:
@@ -41,7 +43,8 @@ class BotTokenPeople:
         return False
 
     async def _members_of(self, client: AsyncWebClient, group: str) -> frozenset[str]:
-        members = self._members.get(group)
+        key = (installation_key(client), group)
+        members = self._members.get(key)
         if members is None:
             try:
                 answer = await client.usergroups_users_list(usergroup=group)
@@ -54,5 +57,5 @@ class BotTokenPeople:
                     slack_error(exc),
                 )
                 members = frozenset()
-            self._members[group] = members
+            self._members[key] = members
         return members

@@ -21,8 +21,11 @@ from bot.slack.app import Services
 from bot.slack.effects import SlackEffects
 from bot.slack.listeners.actions.clicks import read_click
 from bot.slack.listeners.commands.run import UNEXPECTED_FAILURE, RunFlow, unrecorded
+from bot.state.store import StateUnavailable
 
 log = logging.getLogger(__name__)
+
+STORE_UNAVAILABLE = "I can't reach my state store right now, so nothing was started. Try the Run button again in a minute."
 
 NOT_OURS = "This button does not carry a run I asked you to confirm. Type the `/buddy run …` command again."
 CANCELLED = "Cancelled: nothing was started."
@@ -50,7 +53,12 @@ class RunConfirm:
             await respond(response_type="ephemeral", replace_original=True, **render_notice(refusal or NOT_OURS))
             return
         unit = effects.unit if effects is not None else unrecorded(body)
-        if not await self.flow.runner.confirm_once(confirmation.origin, unit):
+        try:
+            confirmed = await self.flow.runner.confirm_once(confirmation.origin, unit)
+        except StateUnavailable:
+            await respond(response_type="ephemeral", replace_original=False, **render_notice(STORE_UNAVAILABLE))
+            return
+        if not confirmed:
             already = "This run was confirmed already: a second click starts nothing."
             await respond(response_type="ephemeral", replace_original=False, **render_notice(already))
             return

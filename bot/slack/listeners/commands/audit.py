@@ -15,12 +15,13 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions.audit import RECENT, AuditRow, AuditTrail
-from bot.answers import Request, link_reason
+from bot.answers import Request
 from bot.buddy import errors
 from bot.identity.accounts import SlackPerson
 from bot.identity.credentials import NotLinked
+from bot.identity.vault import VaultLocked
 from bot.render.actions import render_audit
-from bot.render.notice import render_link_prompt, render_notice
+from bot.render.notice import render_notice
 from bot.slack.app import Services
 from bot.slack.effects import SlackEffects
 from bot.state.store import StateUnavailable
@@ -98,8 +99,6 @@ class AuditCommands:
                 rows = (await self._readable(person, rows))[:RECENT]
         except StateUnavailable:
             return render_notice("I can't read the audit trail right now: my state store is unavailable. Try again in a minute.")
-        except NotLinked as exc:
-            return render_link_prompt(exc.host, link_reason(exc))
         return render_audit(rows, of=label)
 
     async def _readable(self, person: SlackPerson, rows: list[AuditRow]) -> list[AuditRow]:
@@ -108,10 +107,13 @@ class AuditCommands:
         for row in rows:
             key = (row.host, row.workspace, row.project, row.pipeline_id)
             if key not in allowed:
-                lookup = await self.services.responder.reader(person, row.host)
                 try:
+                    lookup = await self.services.responder.reader(person, row.host)
                     await lookup.client.get_pipeline(*key)
                     allowed[key] = True
+                except (NotLinked, VaultLocked) as exc:  # not linked on that row's host: its rows are left out
+                    log.info("audit row on %s left out: %s", row.host, type(exc).__name__)
+                    allowed[key] = False
                 except errors.BuddyError as exc:
                     log.info(
                         "audit: %s/%s/%d left out for %s (%s)",

@@ -17,6 +17,7 @@ from bot.render.notice import render_help, render_notice
 from bot.slack.app import Services
 from bot.slack.delivery import UNREACHABLE, deliver, slack_error
 from bot.slack.effects import SlackEffects
+from bot.slack.intake import open_typed
 from bot.slack.listeners.commands.subscriptions import SubscriptionCommands
 from bot.work.queue import Unit
 
@@ -73,7 +74,7 @@ class BuddyCommand:
 
     async def run(self, unit: Unit, client: AsyncWebClient) -> None:
         """The unit's work, the same whether it runs right after the ack or is taken over later."""
-        command = unit.payload
+        command = open_typed(unit.payload, self.services.accounts.vault)
         respond = AsyncRespond(response_url=command.get("response_url"))
         await self.answer(command, client, respond, effects=SlackEffects(client, self.services.work, unit))
 

@@ -12,14 +12,17 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import Plan, link_reason
+from bot.buddy import errors
 from bot.identity.accounts import SlackPerson
 from bot.identity.credentials import NotLinked
+from bot.identity.vault import VaultLocked
 from bot.render.notice import render_link_prompt, render_notice
 from bot.render.subscriptions import render_reply, render_subscription_list
 from bot.slack.app import Services
 from bot.slack.clients import Workspace
 from bot.slack.delivery import UNREACHABLE, slack_error
 from bot.slack.effects import SlackEffects
+from bot.state.store import StateUnavailable
 from bot.subscriptions.manage import ArgumentError, Arguments, SubscriptionManager, parse_arguments
 from bot.subscriptions.store import SubscriptionStore
 
@@ -28,6 +31,10 @@ log = logging.getLogger(__name__)
 UNEXPECTED_FAILURE = (
     "Something went wrong on my side while subscribing. Try again; if it keeps happening, tell the bot's "
     "operator (the details are in the bot's log)."
+)
+CANNOT_READ_AS_YOU = (
+    "I could not check your Buddy account just now (Buddy or my state store did not answer), so nothing "
+    "was subscribed. Try again in a minute."
 )
 NOT_A_MEMBER = "Saved, but I'm not in this conversation, so I can't post its runs here: invite me with `/invite @buddy`."
 
@@ -67,6 +74,10 @@ class SubscriptionCommands:
             reader = await self.services.responder.reader(SlackPerson.of(command), arguments.target.host)
         except NotLinked as exc:
             await respond(response_type="ephemeral", **render_link_prompt(exc.host, link_reason(exc)))
+            return
+        except (StateUnavailable, VaultLocked, errors.BuddyError) as exc:
+            log.info("subscribing %s: the person's Buddy account could not be read (%s)", channel, type(exc).__name__)
+            await respond(response_type="ephemeral", **render_notice(CANNOT_READ_AS_YOU))
             return
         as_person = reader.client if reader is not self.services.responder.lookup else None
         try:

@@ -19,7 +19,7 @@ from bot.actions.operations import PROVIDE_VARIABLES
 from bot.render.actions import VARIABLES_VIEW, submitted_variables
 from bot.slack.app import Services
 from bot.slack.effects import SlackEffects
-from bot.slack.intake import CLICK, VIEW, open_form
+from bot.slack.intake import CLICK, VIEW, open_typed
 from bot.slack.listeners.actions.acting import Acting
 from bot.slack.listeners.actions.clicks import Click, clicked_ref, tell
 from bot.slack.listeners.actions.provide_variables import MODAL_EFFECT, form_metadata
@@ -43,7 +43,7 @@ class VariablesSubmitted:
 
     async def run(self, unit: Unit, client: AsyncWebClient) -> None:
         """The submission's work, right after its acknowledgement or taken over after a crash."""
-        body = open_form(unit.payload, self.services.accounts.vault)
+        body = open_typed(unit.payload, self.services.accounts.vault)
         await self.answer(body, client, SlackEffects(client, self.services.work, unit))
 
     async def answer(self, body: dict, client: AsyncWebClient, effects: SlackEffects | None) -> None:
