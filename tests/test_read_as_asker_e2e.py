@@ -141,10 +141,13 @@ def test_a_channel_can_be_subscribed_only_to_what_the_person_subscribing_may_rea
     assert "This channel follows" in json.dumps(told("U_ANA")[0].params)
     assert "pipeline 34" in ask(bot, fake_slack, "subscriptions", "U_ANA", "C_SUB", "list-2")
 
-    # Its runs are announced, read with the bot's token (nobody asked for them): the details of a
-    # failure in the thread, not a link prompt.
+    # Its runs are announced, and a failure's details in the thread are read with Ana's token: she
+    # subscribed the channel.
+    fake_buddy.reset_calls()
     now = datetime.now(timezone.utc)
     fake_buddy.add_execution(pipeline_id=34, status="FAILED", start=now, finish=now,
                              actions=[FakeAction(name="Broken step", status="FAILED", log=["boom"], start=now, finish=now)])
     wait_until(lambda: any("Broken step" in json.dumps(m) for m in fake_slack.messages("C_SUB") if m.get("thread_ts")))
     assert not any("no Buddy account linked" in json.dumps(m) for m in fake_slack.messages("C_SUB"))
+    details = [c for c in fake_buddy.calls("/pipelines/34/executions/") if "/action_executions/" in c.path]
+    assert details and {c.headers.get("Authorization") for c in details} == {f"Bearer {ANA_TOKEN}"}

@@ -27,10 +27,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import Answer, Responder
 from bot.buddy.models import Execution
+from bot.identity.accounts import SlackPerson
 from bot.render.announcement import render_announcement, render_author_dm
+from bot.render.notice import render_notice
 from bot.report import RunReport
 from bot.slack.authors import SlackAuthors
-from bot.slack.clients import NotInstalled, SlackClients, installation_key
+from bot.slack.clients import NotInstalled, SlackClients, Workspace, installation_key
 from bot.slack.delivery import UNREACHABLE, post_log, post_message, slack_error
 from bot.slack.effects import SlackEffects
 from bot.state.schedules import Schedules
@@ -44,6 +46,12 @@ from bot.why.flaky import FlakyAction, LastPosts, OutcomeHistory
 from bot.work.queue import Unit, WorkQueue
 
 log = logging.getLogger(__name__)
+
+SUBSCRIBER_UNLINKED = (
+    "This run failed. Its details are read with the Buddy account of the person who subscribed this channel, "
+    "and that account is no longer linked: they can link it again with `/buddy login`, or someone else can "
+    "subscribe the channel again."
+)
 
 ANNOUNCEMENT = "announcement"  # the watch style of an announced run
 ANNOUNCE = "announce"  # the kind of unit of work that announces one run in one channel
@@ -124,7 +132,10 @@ class SubscriptionPublisher:
         failed = delivery.stage == "end" and event.status == FAILED
         # A failure's details are looked up first: they tell which actions failed when the event does
         # not (a poll), and the why for the author's DM.
-        details = await self.responder.answer(event.ref) if failed else None
+        reader = self._reader(delivery)
+        details = await self.responder.answer(event.ref, person=reader) if failed else None
+        if details is not None and details.private:  # the subscriber's Buddy account is no longer linked
+            details = Answer(ref=event.ref, message=render_notice(SUBSCRIBER_UNLINKED))
         found = details.report.execution if details is not None and details.report is not None else None
         flaky = await self._flaky(event, found) if failed else []
         quiet_in = await self._quiet_thread(channel, event, effects) if flaky and announced is None else None
@@ -147,7 +158,7 @@ class SubscriptionPublisher:
         if delivery.stage == "start":
             await self.store.record_announcement(channel, event.run_url, ts=ts, final=False)
             if self.watcher is not None:  # the live-status watch keeps the message current while the run goes on
-                await self.watcher.watch(event.ref, channel=channel, ts=ts, style=ANNOUNCEMENT, team=delivery.team)
+                await self.watcher.watch(event.ref, channel=channel, ts=ts, style=ANNOUNCEMENT, team=delivery.team, reader=reader)
             return
         if failed and details is not None:
             thread = quiet_in or ts
@@ -170,6 +181,13 @@ class SubscriptionPublisher:
                 raise
             return None
         return ts
+
+    def _reader(self, delivery: Delivery) -> SlackPerson | None:
+        """READ_AS_ASKER: whose Buddy account reads a subscription's runs (who subscribed the channel)."""
+        workspace = Workspace.from_key(delivery.team)
+        if not self.settings.read_as_asker or not delivery.subscriber or workspace is None:
+            return None
+        return SlackPerson(workspace.person_team, delivery.subscriber)
 
     async def _thread_details(self, channel: str, answer: Answer, thread_ts: str, effects: SlackEffects) -> None:
         """The failed action's summary and log tail, looked up like a pasted link, under the message."""

@@ -39,6 +39,7 @@ class Delivery:
     # channel's mode: the streak rule of telling the commit's author (NOTIFY_AUTHORS).
     first_failure: bool = False
     team: str | None = None  # the Slack installation whose bot token posts it (the subscription's)
+    subscriber: str | None = None  # the Slack user who subscribed the channel (READ_AS_ASKER reads as them)
 
     @property
     def key(self) -> str:
@@ -54,6 +55,7 @@ class Delivery:
             "change": self.change.value if self.change else None,
             "first_failure": self.first_failure,
             "team": self.team,
+            "subscriber": self.subscriber,
             "pipeline": [event.pipeline.host, event.pipeline.workspace, event.pipeline.project, event.pipeline.pipeline_id],
             "run_url": event.run_url,
             "source": event.source,
@@ -70,7 +72,15 @@ class Delivery:
             payload["source"],
         )
         change = Change(payload["change"]) if payload.get("change") else None
-        return cls(payload["channel"], event, payload["stage"], change, bool(payload.get("first_failure")), payload.get("team"))
+        return cls(
+            payload["channel"],
+            event,
+            payload["stage"],
+            change,
+            bool(payload.get("first_failure")),
+            payload.get("team"),
+            payload.get("subscriber"),
+        )
 
 
 class Router:
@@ -99,6 +109,7 @@ class Router:
                 mine or (known.change if known else None),
                 change is Change.FAILING,
                 subscription.team,
+                subscription.created_by,
             )
         return [d for d in chosen.values() if await self._not_yet_announced(d)]
 
