@@ -238,8 +238,9 @@ def test_an_org_wide_uninstall_forgets_the_org_and_its_peoples_accounts(tmp_path
         fake_slack.oauth.revoke("E1")
         event = {"type": "app_uninstalled", "event_ts": "3.000001"}
         assert send_event(bot, event, team_id="T1A", enterprise_id="E1", org_wide=True) == 200
-        wait_until(lambda: sql(state, "SELECT team_id FROM slack_bots") == [("T3",)])
-        assert sql(state, "SELECT team FROM linked_accounts") == [("T3",)]
+        # The installation goes first, then the org's data, in a transaction of its own: wait for both.
+        wait_until(lambda: sql(state, "SELECT team_id FROM slack_bots") == [("T3",)]
+                   and sql(state, "SELECT team FROM linked_accounts") == [("T3",)])
     finally:
         bot.stop()
 
