@@ -28,7 +28,6 @@ from bot.actions.audit import DONE, FAILED, REFUSED, AuditTrail
 from bot.actions.locks import ActionLocks, lock_key
 from bot.actions.operations import (
     PROVIDE_VARIABLES,
-    RUN_SCOPES,
     SET_VARIABLES,
     SETTABLE_VARIABLES_WAIT,
     Snapshot,
@@ -57,6 +56,7 @@ from bot.buddy import errors
 from bot.buddy.refs import BuddyRef
 from bot.explain import explain
 from bot.identity.credentials import Identity, LinkExpired, NotLinked
+from bot.identity.personal import ACTING_SCOPES, lacks_acting_scope
 from bot.identity.vault import VaultLocked
 from bot.lookup import Lookup
 from bot.state.store import StateStore, StateUnavailable
@@ -135,7 +135,7 @@ class RunActions:
             return Outcome(request, REFUSED, STORE)
         except errors.BuddyError as exc:  # its token ran out, and Buddy could not be asked for another
             return Outcome(request, FAILED, BUDDY, said=explain(exc, request.ref))
-        if account.scopes and not RUN_SCOPES & {scope.upper() for scope in account.scopes}:
+        if lacks_acting_scope(account.scopes):
             return Outcome(request, REFUSED, NO_SCOPE, acted_as=account.buddy_user_name)
         return Credential(account.token, account.buddy_user_name)
 
@@ -282,4 +282,4 @@ def _variables(request: ActRequest) -> list[dict[str, str]]:
 def _names_the_scope(message: str) -> bool:
     """Buddy's 403 for a token without the scope names it ("… permission to EXECUTION_RUN")."""
     upper = message.upper()
-    return any(scope in upper for scope in RUN_SCOPES) or "SCOPE" in upper
+    return any(scope in upper for scope in ACTING_SCOPES) or "SCOPE" in upper

@@ -34,13 +34,13 @@ from bot.config import Settings
 from bot.explain import explain
 from bot.identity.accounts import SlackPerson
 from bot.identity.credentials import Identity, LinkExpired
+from bot.identity.personal import lacks_acting_scope
 from bot.state.store import StateStore, StateUnavailable
 from bot.state.tables import action_locks
 from bot.work.queue import Result, Unit, WorkQueue
 
 log = logging.getLogger(__name__)
 
-RUN_SCOPES = ("EXECUTION_RUN", "PIPELINE_RUN")  # PIPELINE_RUN: its name on newer installations
 POST_EFFECT = "run:post"
 MARK_LENGTH = 12
 NAME_LIMIT = 80
@@ -201,7 +201,7 @@ class Runner:
 
     async def start(self, planned: PlannedRun, acting: Acting, *, unit: Unit, asked_by: str) -> StartedRun:
         """POSTs the run once for ``unit``; a take-over finds a run already started by its mark."""
-        if acting.scopes and not {scope.upper() for scope in acting.scopes} & set(RUN_SCOPES):
+        if lacks_acting_scope(acting.scopes):
             raise RunRefused(
                 f"Your linked Buddy token on {acting.host} may not start runs: it lacks the scope EXECUTION_RUN "
                 "(PIPELINE_RUN on newer installations). Create a token with it and link your account again."

@@ -17,16 +17,17 @@ from bot.identity.accounts import PERSONAL, LinkedAccount, LinkedAccounts, Slack
 log = logging.getLogger(__name__)
 
 MAX_TOKEN_CHARS = 512  # Buddy's are 36 to 64 characters
-ACTING_SCOPES = ("EXECUTION_RUN", "PIPELINE_RUN")  # what approving, retrying, cancelling and running need
+# What approving, retrying, cancelling and running need (PIPELINE_RUN: its name on newer installations).
+ACTING_SCOPES = frozenset({"EXECUTION_RUN", "PIPELINE_RUN"})
 
 
 class TokenRefused(Exception):
     """The token is not kept; the message says why and what to do (shown in the modal)."""
 
 
-def lacks_acting_scope(account: LinkedAccount) -> bool:
-    """Whether Buddy said which scopes the token has (``account.scopes``), and none lets it act."""
-    return bool(account.scopes) and not any(scope in account.scopes for scope in ACTING_SCOPES)
+def lacks_acting_scope(scopes: tuple[str, ...]) -> bool:
+    """Whether Buddy said which scopes a token has, and none of them lets it act."""
+    return bool(scopes) and not ACTING_SCOPES & {scope.upper() for scope in scopes}
 
 
 class PersonalTokens:

@@ -28,7 +28,7 @@ async def test_a_good_token_is_kept_with_its_buddy_user_and_scopes(tokens: Perso
     fake_buddy.add_user("ana-personal-token-1", "Ana", user_id=42)
     account = await tokens.link(ANA, HOST, "  ana-personal-token-1\n", within_s=2)
     assert (account.kind, account.buddy_user_id, account.buddy_user_name) == (PERSONAL, 42, "Ana")
-    assert account.scopes == ("USER_INFO", "EXECUTION_INFO", "EXECUTION_RUN") and not lacks_acting_scope(account)
+    assert account.scopes == ("USER_INFO", "EXECUTION_INFO", "EXECUTION_RUN") and not lacks_acting_scope(account.scopes)
     stored = await tokens.accounts.get(ANA, HOST)
     assert stored is not None and stored.token == "ana-personal-token-1"
     assert {call.path for call in fake_buddy.calls()} == {"/user", "/user/token"}
@@ -37,7 +37,7 @@ async def test_a_good_token_is_kept_with_its_buddy_user_and_scopes(tokens: Perso
 
 async def test_a_token_without_execution_run_is_kept_and_said_to_lack_it(tokens: PersonalTokens, fake_buddy: FakeBuddy):
     fake_buddy.add_user("ana-reader-token-1", "Ana", scopes=("USER_INFO", "EXECUTION_INFO"))
-    assert lacks_acting_scope(await tokens.link(ANA, HOST, "ana-reader-token-1", within_s=2))
+    assert lacks_acting_scope((await tokens.link(ANA, HOST, "ana-reader-token-1", within_s=2)).scopes)
 
 
 async def test_a_token_buddy_refuses_is_not_kept(tokens: PersonalTokens):
@@ -74,4 +74,4 @@ async def test_scopes_are_unknown_when_buddy_does_not_say(tokens: PersonalTokens
     fake_buddy.add_user("ana-token-no-info", "Ana")
     fake_buddy.fault("/user/token", 403, times=1)
     account = await tokens.link(ANA, HOST, "ana-token-no-info", within_s=2)
-    assert account.scopes == () and not lacks_acting_scope(account)  # unknown: no warning
+    assert account.scopes == () and not lacks_acting_scope(account.scopes)  # unknown: no warning

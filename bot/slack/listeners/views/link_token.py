@@ -68,7 +68,7 @@ class LinkToken:
             await ack(response_action="errors", errors={TOKEN_BLOCK: UNEXPECTED})
             return
         await ack()  # closes the modal
-        message = render_linked(account, lacks_acting_scope=lacks_acting_scope(account))
+        message = render_linked(account, lacks_acting_scope=lacks_acting_scope(account.scopes))
         await _tell(client, person.user, channel, message)
 
 
