@@ -19,6 +19,7 @@ from bot.render.logtail import inline_log_block, render_log_tail_and_title
 from bot.render.notice import render_link_prompt, render_notice
 from bot.render.summary import render_summary
 from bot.report import RunReport
+from bot.state.store import StateUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -87,27 +88,36 @@ class Plan:
     skipped: int = 0
     refused_workspaces: list[str] = field(default_factory=list)
     channel_refused: bool = False
+    unavailable: str | None = None  # why nothing can be answered now (bot.tenancy: settings unreadable)
 
     @property
     def refusal(self) -> str | None:
+        if self.unavailable:
+            return self.unavailable
         if self.channel_refused:
-            return "I'm not set up to answer in this conversation. Ask the bot's operator to add it to SLACK_CHANNELS."
+            return "I'm not set up to answer in this conversation. Ask the bot's operator to add it to SLACK_CHANNELS, or a workspace admin to allow it (Settings, on my Home tab)."
         if self.refused_workspaces and not self.refs:
             names = ", ".join(sorted(set(self.refused_workspaces)))
-            return f"I'm not allowed to read the Buddy workspace {names}. Ask the bot's operator (BUDDY_WORKSPACES)."
+            return f"I'm not allowed to read the Buddy workspace {names}. Ask the bot's operator (BUDDY_WORKSPACES) or a workspace admin (Settings, on my Home tab)."
         return None
 
 
 class Responder:
-    def __init__(self, lookup: Lookup, settings: Settings, *, identity: Identity | None = None) -> None:
+    def __init__(
+        self, lookup: Lookup, settings: Settings, *, identity: Identity | None = None, unavailable: str | None = None
+    ) -> None:
         self.lookup = lookup
         self.settings = settings
         self.identity = identity
+        # Set for a workspace whose own settings cannot be read now: everything is refused with it.
+        self.unavailable = unavailable
 
     async def reader(self, person: SlackPerson | None, host: str) -> Lookup:
         """The lookup a read for ``person`` goes through: with READ_AS_ASKER the person's own
         (NotLinked if they have no usable account on ``host``); otherwise, and for reads nobody
         asked for (announcements), the shared one, with the bot's token."""
+        if self.unavailable:
+            raise StateUnavailable(self.unavailable)
         if not self.settings.read_as_asker or person is None:
             return self.lookup
         if self.identity is None:
@@ -126,7 +136,15 @@ class Responder:
             account = await self.identity.refused(person, ref.host, lookup.client.token)
             return await self.lookup.as_person(account.token).report(ref, fresh=fresh)
 
+    def refusal_in(self, channel: str | None, *, is_direct: bool = False) -> str | None:
+        """Why nothing is answered in this conversation (None: something may be)."""
+        if self.unavailable:
+            return self.unavailable
+        return None if self.channel_allowed(channel, is_direct=is_direct) else Plan(channel_refused=True).refusal
+
     def channel_allowed(self, channel: str | None, *, is_direct: bool = False) -> bool:
+        if self.unavailable:
+            return False
         allowed = self.settings.slack_channels
         if not allowed:
             return True
@@ -136,6 +154,8 @@ class Responder:
 
     def plan(self, request: Request, *, runs_only: bool = False) -> Plan:
         """Which references to answer. ``runs_only`` drops pipeline links (for links merely pasted in chat)."""
+        if self.unavailable:
+            return Plan(unavailable=self.unavailable)
         if not self.channel_allowed(request.channel, is_direct=request.is_direct):
             return Plan(channel_refused=True)
         found: FoundReferences = find_references(

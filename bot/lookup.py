@@ -107,6 +107,11 @@ class Lookup:
         # so that no answer read with one person's token is ever served to another.
         self._personal: LRUCache[str, Lookup] = LRUCache(maxsize=PERSONAL_LOOKUPS)
 
+    @property
+    def finder(self) -> ThreadPoolExecutor:
+        """The one thread the why-finder runs on, shared by every lookup made from this one."""
+        return self._finder
+
     def as_person(self, token: str) -> Lookup:
         """The lookup that reads with this token (the same one for as long as it is in use)."""
         key = hashlib.sha256(token.encode()).hexdigest()

@@ -33,6 +33,7 @@ from bot.buddy.models import RunState
 from bot.buddy.refs import BuddyRef, RefKind
 from bot.config import Settings
 from bot.explain import explain
+from bot.home.records import WaitingRuns
 from bot.identity.accounts import SlackPerson
 from bot.identity.credentials import NotLinked
 from bot.lookup import Lookup
@@ -46,8 +47,9 @@ BACKOFF_FACTOR = 1.5
 MAX_CONCURRENT_POLLS = 10  # polite to Buddy's rate limit when many watches fall due together
 # Errors that no amount of waiting mends: the run is gone, or the token may not read it.
 PERMANENT_ERRORS = (errors.NotFound, errors.Unauthorized, errors.Forbidden)
-# The lookup to read a watch with, as the person it is read for (bot.answers.Responder.reader).
-Reader = Callable[[SlackPerson | None, str], Awaitable[Lookup]]
+# The lookup to read a watch with: its Slack workspace's, as the person it is read for
+# (bot.answers.Responder.reader); NotLinked when that person's account is gone.
+Reader = Callable[["Watch"], Awaitable[Lookup]]
 
 
 @dataclass(frozen=True)
@@ -278,14 +280,11 @@ class Watcher:
                 await self._later(watch, grow=True)
 
     async def _poll(self, watch: Watch) -> None:
-        if not self.lookup.workspace_allowed(watch.ref):
-            log.info("no longer allowed to read %s; not following it any more", watch.ref.workspace)
-            await self._forget(watch)
-            return
         expired = self.clock() - watch.started_at >= self.settings.watch_max_seconds
         try:
-            lookup = await self.reader(watch.reader, watch.ref.host) if self.reader is not None and watch.reader else self.lookup
-            report = await lookup.report(watch.ref, fresh=True)
+            lookup = await self.reader(watch) if self.reader is not None else self.lookup
+            allowed = lookup.workspace_allowed(watch.ref)  # by the settings of the watch's Slack workspace
+            report = await lookup.report(watch.ref, fresh=True) if allowed else None
         except NotLinked:
             # The person it is read as unlinked (or their sign-in ran out): nobody may read it for them.
             await self._end(watch, "I stopped following this run: the Buddy account it was read with is no longer linked.", None)
@@ -297,6 +296,11 @@ class Watcher:
                 log.info("polling %s: %s; trying again later", watch.ref.web_url, type(exc).__name__)
                 await self._later(watch, grow=True)
             return
+        if report is None:
+            log.info("no longer allowed to read %s; not following it any more", watch.ref.workspace)
+            await self._forget(watch)
+            return
+        await WaitingRuns.of(self.state).seen(watch.team, report)  # the Home tab's runs waiting for an approval
         try:
             if report.is_finished:
                 await self.publisher.finish(watch, report)

@@ -76,7 +76,6 @@ class RunActions:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.responder = responder
-        self.client = responder.lookup.client
         self.identity = identity
         self.work = work
         self.clock = clock
@@ -142,9 +141,10 @@ class RunActions:
     async def reader(self, request: ActRequest) -> Lookup:
         """The lookup the run is read with: the person's under READ_AS_ASKER (linked by now), else the
         shared one."""
+        responder = request.responder or self.responder
         if request.with_bot_token:
-            return self.responder.lookup
-        return await self.responder.reader(request.person, request.ref.host)
+            return responder.lookup
+        return await responder.reader(request.person, request.ref.host)
 
     async def _act(self, unit: Unit, request: ActRequest, taken: list[str]) -> Outcome:
         """The outcome; ``taken`` gets the lock's key once this unit holds it."""
@@ -216,7 +216,8 @@ class RunActions:
         sent = body(request.operation, before, clicked_action=ref.action_execution_id, variables=_variables(request))
 
         async def patch(operation: dict[str, Any], token: str | None) -> Result:
-            after = await self.client.operate_execution(
+            client = (request.responder or self.responder).lookup.client  # the workspace's own, for its bot token
+            after = await client.operate_execution(
                 ref.host, ref.workspace, ref.project, ref.pipeline_id, before.execution_id, operation, token=token
             )
             return {"ok": True, "status": run_status(after), "at": self.clock()}

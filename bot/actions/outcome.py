@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from bot.actions.locks import Holder
 from bot.actions.operations import Operation
 from bot.buddy.refs import BuddyRef
 from bot.identity.accounts import SlackPerson
+
+if TYPE_CHECKING:  # bot.answers imports the renderers, which import this
+    from bot.answers import Responder
 
 BOT_TOKEN = "bot token"  # the audit's Buddy user for an action made with the bot's token
 
@@ -24,6 +28,9 @@ class ActRequest:
     person: SlackPerson
     with_bot_token: bool = False  # ACT_WITH_BOT_TOKEN_FOR lists the person
     variables: tuple[tuple[str, str], ...] = ()  # for Provide variables
+    # The settings of the Slack workspace it came from (bot.tenancy): how its run is read, whose token
+    # "the bot's" is. None: the environment's.
+    responder: Responder | None = field(default=None, compare=False, repr=False)
 
     @property
     def run_ref(self) -> BuddyRef:

@@ -108,6 +108,13 @@ class BuddyClient:
         person._token = token
         return person
 
+    def with_settings(self, settings: Settings) -> BuddyClient:
+        """A client for one Slack installation's settings (bot.tenancy): its hosts and its token (none,
+        when it reads only with people's linked accounts), over the same connections."""
+        tenant = copy.copy(self)
+        tenant._settings = settings
+        return tenant
+
     async def aclose(self) -> None:
         await self._transport.aclose()
 
@@ -254,6 +261,8 @@ class BuddyClient:
     ) -> Any:
         await self._respect_rate_limit(api_host)
         token = token or self._token or self._settings.token_for(host)
+        if not token:  # never "Bearer " to Buddy: this installation reads only with people's own accounts
+            raise errors.Unauthorized("no Buddy token serves this Slack workspace", host=api_host)
         headers = {
             "Accept": "application/json",
             "Accept-Encoding": ACCEPTED_ENCODINGS,

@@ -46,6 +46,8 @@ HELP_LINES = (
     "`/buddy audit [pipeline link]` lists the last actions taken from Slack",
     '• `/buddy run <pipeline link> [branch=<name>] [revision=<sha>] [KEY=value …] [comment="…"]`: start a run '
     "as you (production pipelines ask first); I answer it here and follow it",
+    "• my *Home* tab: what waits for your approval, your recent runs, your channels' failing pipelines; "
+    "workspace admins change this workspace's Buddy settings there (or with `/buddy settings`)",
     "• `/buddy help`: this message",
 )
 

@@ -31,6 +31,8 @@ from bot.slack.install import Installer
 from bot.slack.unhandled import answer_unhandled
 from bot.state.claims import Claims
 from bot.state.store import StateStore
+from bot.tenancy.store import WorkspaceSettingsStore
+from bot.tenancy.tenants import Tenants
 from bot.watch import Watcher
 from bot.work.queue import WorkQueue
 
@@ -53,6 +55,7 @@ class Services:
     identity: Identity = field(init=False)
     clients: SlackClients = field(init=False)  # set by build_app: the Slack client for each unit's workspace
     installer: Installer | None = field(init=False)  # set by build_app: installing through Slack's OAuth
+    tenants: Tenants = field(init=False)  # each installation's own Buddy settings over the environment's
 
     def __post_init__(self) -> None:
         self.claims = Claims(self.state)
@@ -62,6 +65,17 @@ class Services:
             self.responder.identity = Identity(accounts, oauth)
         self.identity = self.responder.identity  # the one the responder reads as the asker with
         self.accounts = self.identity.accounts
+        store = WorkspaceSettingsStore(self.state, self.accounts.vault)
+        # With one SLACK_BOT_TOKEN there is one workspace: no other's settings to mistake for its own.
+        self.tenants = Tenants(self.responder, store, defaults_when_unread=not self.settings.slack_oauth)
+
+    async def responder_for(self, body: dict) -> Responder:
+        """The responder with the settings of the Slack installation a request (or a unit's payload) came from."""
+        return await self.tenants.responder(self.clients.settings_key(body))
+
+    async def responder_of(self, team: str | None) -> Responder:
+        """The responder for background work recorded with an installation's key (a watch's ``team``)."""
+        return await self.tenants.responder(self.clients.settings_key_of(team))
 
 
 def slack_base_url(settings: Settings) -> str:

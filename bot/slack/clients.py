@@ -31,6 +31,7 @@ from bot.work.queue import Unit
 log = logging.getLogger(__name__)
 
 CLIENT_KEPT_S = 60.0
+SOLE_WORKSPACE = "-"  # with one SLACK_BOT_TOKEN: the key the one workspace's settings are kept under
 ROTATE_BEFORE_MINUTES = 120  # Bolt's default: a rotating token is refreshed two hours before it expires
 
 
@@ -117,6 +118,18 @@ class SlackClients:
     @property
     def per_workspace(self) -> bool:
         return self.installations is not None
+
+    def settings_key(self, body: dict[str, Any]) -> str | None:
+        """Whose settings (bot.tenancy) serve a request: its installation's; with one SLACK_BOT_TOKEN,
+        the one workspace's (``SOLE_WORKSPACE``)."""
+        if self.installations is None:
+            return SOLE_WORKSPACE
+        workspace = Workspace.of(body)
+        return workspace.key if workspace is not None else None
+
+    def settings_key_of(self, team: str | None) -> str | None:
+        """The same for a row recorded with an installation's key (None: made before OAuth, the defaults)."""
+        return SOLE_WORKSPACE if self.installations is None else team
 
     async def for_body(self, body: dict[str, Any]) -> AsyncWebClient:
         """The client for the workspace a request (or a unit's payload, which is its body) came from."""

@@ -7,9 +7,11 @@ import re
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answers import USAGE, Plan, Request
+from bot.answers import USAGE, Plan, Request, Responder
+from bot.home.records import RecentRuns
 from bot.render.notice import render_help, render_notice
 from bot.slack.app import Services
+from bot.slack.clients import installation_key
 from bot.slack.delivery import deliver, post_message
 from bot.slack.effects import SlackEffects
 from bot.slack.message_text import message_text
@@ -24,7 +26,12 @@ def without_mentions(text: str) -> str:
 
 
 async def reply_to_bot_message(
-    services: Services, client: AsyncWebClient, event: dict, *, effects: SlackEffects | None = None
+    services: Services,
+    client: AsyncWebClient,
+    event: dict,
+    *,
+    effects: SlackEffects | None = None,
+    responder: Responder | None = None,
 ) -> None:
     """A bot's message (Buddy's notifications): the runs linked anywhere in it (text, attachments,
     blocks) are answered in its thread; anything else, silence, since no person asked.
@@ -33,7 +40,8 @@ async def reply_to_bot_message(
     both come here, so whichever is first answers it the same way, and the claim makes the other a
     no-op. An event that finds no run claims nothing, so the other can still answer.
     """
-    if services.settings.read_as_asker:
+    responder = responder or services.responder
+    if responder.settings.read_as_asker:
         return  # nobody asked, so nobody's Buddy account may read it; the bot's token would show it to all
     request = Request(text=message_text(event), whole_argument=False, channel=event["channel"], user=event.get("user"))
     await reply_to(
@@ -46,6 +54,7 @@ async def reply_to_bot_message(
         quiet=True,
         runs_only=True,
         effects=effects,
+        responder=responder,
     )
 
 
@@ -60,6 +69,7 @@ async def reply_to(
     quiet: bool,
     runs_only: bool = False,
     effects: SlackEffects | None = None,
+    responder: Responder | None = None,
 ) -> None:
     """Answers the message ``(channel, ts)`` once, in its thread (``thread_ts`` or the message itself).
 
@@ -68,7 +78,7 @@ async def reply_to(
     The claim on ``(channel, ts)`` makes a redelivered message a no-op, and is released when answering
     fails so that Slack's retry gets its answer.
     """
-    responder = services.responder
+    responder = responder or services.responder  # the settings of the workspace it came from
     plan: Plan = responder.plan(request, runs_only=runs_only)
     if quiet and (plan.refusal or not plan.refs):
         return
@@ -78,7 +88,7 @@ async def reply_to(
         return
     thread = thread_ts or ts
     try:
-        await _answer(services, client, request, plan, channel=channel, thread=thread, effects=effects)
+        await _answer(services, responder, client, request, plan, channel=channel, thread=thread, effects=effects)
     except Exception:
         await services.claims.release(channel, ts)
         raise
@@ -86,6 +96,7 @@ async def reply_to(
 
 async def _answer(
     services: Services,
+    responder: Responder,
     client: AsyncWebClient,
     request: Request,
     plan: Plan,
@@ -103,9 +114,7 @@ async def _answer(
         await post_message(client, effects, "help", channel=channel, thread_ts=thread, **message)
         return
     for index, ref in enumerate(plan.refs):
-        answer = await services.responder.answer(
-            ref, requested_by=request.user if not request.is_direct else None, person=request.person
-        )
+        answer = await responder.answer(ref, requested_by=request.user if not request.is_direct else None, person=request.person)
         await deliver(
             client,
             answer,
@@ -116,5 +125,7 @@ async def _answer(
             effects=effects,
             name=f"link{index}",
         )
-    if note := services.responder.skipped_note(plan):
+        if request.person is not None and answer.report is not None and not answer.failed:
+            await RecentRuns(services.state).asked(installation_key(client), request.person, answer.report)
+    if note := responder.skipped_note(plan):
         await post_message(client, effects, "skipped", channel=channel, thread_ts=thread, **render_notice(note))

@@ -47,7 +47,7 @@ from bot.identity.vault import Unreadable, Vault
 from bot.slack.clients import SlackClients, Workspace
 from bot.slack.manifest import bot_scopes
 from bot.state.store import StateStore
-from bot.state.tables import linked_accounts, subscriptions, watches
+from bot.state.tables import linked_accounts, subscriptions, watches, workspace_settings
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +227,7 @@ async def forget_workspace(installer: Installer, clients: SlackClients, state: S
     async with state.begin() as db:
         removed_subscriptions = (await db.execute(delete(subscriptions).where(subscriptions.c.team == workspace.key))).rowcount
         removed_watches = (await db.execute(delete(watches).where(watches.c.team == workspace.key))).rowcount
+        await db.execute(delete(workspace_settings).where(workspace_settings.c.team == workspace.key))
         removed_accounts = 0
         if not org_still_installed:
             removed = await db.execute(delete(linked_accounts).where(linked_accounts.c.team == workspace.person_team))

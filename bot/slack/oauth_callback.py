@@ -19,6 +19,7 @@ from bot.identity.vault import NO_KEY, VaultLocked
 from bot.render.accounts import render_linked
 from bot.slack.app import Services
 from bot.slack.clients import NotInstalled
+from bot.slack.home_publisher import HomePublisher
 from bot.state.store import StateUnavailable
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,7 @@ class OAuthRoutes:
             name = await self._slack_name(user, workspace)
             client = await self.services.clients.for_key(workspace)
             await client.chat_postMessage(channel=user, **render_linked(account))
+            await HomePublisher.of(self.services).publish(client, workspace or "", account.person)  # now linked
         except (NotInstalled, StateUnavailable, SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("could not tell %s in Slack that their account is linked: %s", user, type(exc).__name__)
             return f"<{user}>"

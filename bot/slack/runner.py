@@ -146,6 +146,8 @@ async def _serve(settings: Settings, socket_mode: bool) -> None:
     async with BuddyClient(settings) as buddy, slack_session() as session:
         responder = Responder(Lookup(buddy, settings, shared_ids=ExecutionIds(state)), settings)
         services = Services(settings=settings, responder=responder, state=state, work=work)
+        with contextlib.suppress(StateUnavailable):
+            await services.tenants.warm()  # each workspace's own settings, before any request
         app = build_app(services, socket_mode=socket_mode, session=session)
         measure_requests(app, metrics)
         services.watcher = watcher = build_watcher(services, services.clients)

@@ -68,12 +68,15 @@ class SubscriptionPublisher:
         watcher: Watcher | None = None,
         work: WorkQueue,
         schedules: Schedules | None = None,
+        responder_of: Callable[[str | None], Awaitable[Responder]] | None = None,
     ) -> None:
         self.clients = clients
         self.work = work
         self.schedules = schedules
         self.store = store
         self.responder = responder
+        # The responder with the settings of a delivery's Slack workspace (bot.tenancy).
+        self.responder_of = responder_of
         self.pacing_s = pacing_s
         self.watcher = watcher
         self.settings = responder.settings
@@ -132,8 +135,9 @@ class SubscriptionPublisher:
         failed = delivery.stage == "end" and event.status == FAILED
         # A failure's details are looked up first: they tell which actions failed when the event does
         # not (a poll), and the why for the author's DM.
-        reader = self._reader(delivery)
-        details = await self.responder.answer(event.ref, person=reader) if failed else None
+        responder = await self.responder_of(delivery.team) if self.responder_of is not None else self.responder
+        reader = self._reader(delivery, responder)
+        details = await responder.answer(event.ref, person=reader) if failed else None
         if details is not None and details.private:  # the subscriber's Buddy account is no longer linked
             details = Answer(ref=event.ref, message=render_notice(SUBSCRIBER_UNLINKED))
         found = details.report.execution if details is not None and details.report is not None else None
@@ -182,10 +186,10 @@ class SubscriptionPublisher:
             return None
         return ts
 
-    def _reader(self, delivery: Delivery) -> SlackPerson | None:
+    def _reader(self, delivery: Delivery, responder: Responder) -> SlackPerson | None:
         """READ_AS_ASKER: whose Buddy account reads a subscription's runs (who subscribed the channel)."""
         workspace = Workspace.from_key(delivery.team)
-        if not self.settings.read_as_asker or not delivery.subscriber or workspace is None:
+        if not responder.settings.read_as_asker or not delivery.subscriber or workspace is None:
             return None
         return SlackPerson(workspace.person_team, delivery.subscriber)
 

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 
 from aiohttp import web
 
+from bot.buddy import errors
 from bot.buddy.client import BuddyClient
+from bot.identity.accounts import SlackPerson
+from bot.identity.credentials import NotLinked
+from bot.identity.vault import VaultLocked
 from bot.slack.app import Services
-from bot.slack.clients import SlackClients
+from bot.slack.clients import SlackClients, Workspace
 from bot.slack.subscription_publisher import ANNOUNCE, ANNOUNCEMENT, SubscriptionPublisher, announcement_style
 from bot.slack.watch_publisher import SlackWatchPublisher
 from bot.state.schedules import Schedules
 from bot.subscriptions.events import RunEvent
-from bot.subscriptions.poller import Poller
+from bot.subscriptions.poller import BOT_CREDENTIAL, Poller
 from bot.subscriptions.router import Router
-from bot.subscriptions.store import SubscriptionStore
+from bot.subscriptions.store import Followed, SubscriptionStore
 from bot.subscriptions.webhook import WEBHOOK, WEBHOOK_ROUTE, WebhookReceiver
 
 log = logging.getLogger(__name__)
@@ -44,6 +49,7 @@ class SubscriptionService:
             watcher=watcher,
             work=self.work,
             schedules=schedules,
+            responder_of=services.responder_of,
         )
         self.work.register(ANNOUNCE, self.publisher.publish_unit)
         hosts = settings.buddy_hosts
@@ -51,10 +57,37 @@ class SubscriptionService:
         if self.receiver is not None:
             self.work.register(WEBHOOK, self.receiver.handle_unit)
         interval = settings.subscription_poll_seconds
+        self.services, self.buddy = services, buddy
         self.poller = (
-            Poller(buddy, self.store, self.accept, interval=interval, hosts=hosts, schedules=schedules) if interval > 0 else None
+            Poller(
+                buddy, self.store, self.accept, interval=interval, hosts=hosts, schedules=schedules, credential=self.credential
+            )
+            if interval > 0
+            else None
         )
         self._polling: asyncio.Task | None = None
+
+    async def credential(self, followed: Followed) -> tuple[str, BuddyClient] | None:
+        """Whose Buddy credential polls what ``followed`` names: its Slack installation's own token, or
+        with people's linked accounts only, the subscriber's; else the operator's (BUDDY_TOKEN)."""
+        responder = await self.services.responder_of(followed.team)
+        host = followed.target.host
+        if responder is self.services.responder:
+            return BOT_CREDENTIAL, self.buddy
+        token = responder.settings.token_for(host)
+        if token == self.services.settings.token_for(host):
+            return BOT_CREDENTIAL, self.buddy  # the same credential: polled once for every installation using it
+        if token:
+            return _credential_name(token), responder.lookup.client
+        workspace = Workspace.from_key(followed.team)
+        if workspace is None or not followed.subscriber:
+            return None
+        try:
+            account = await self.services.identity.usable(SlackPerson(workspace.person_team, followed.subscriber), host)
+        except (NotLinked, VaultLocked, errors.BuddyError) as exc:
+            log.info("not polling %s for %s: %s", followed.target.label, followed.subscriber, type(exc).__name__)
+            return None
+        return _credential_name(account.token), responder.lookup.client.with_token(account.token)
 
     async def accept(self, event: RunEvent) -> None:
         """The one way out, whichever way a run came in. Each delivery is a unit of work keyed by
@@ -85,3 +118,8 @@ class SubscriptionService:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.publisher.idle(), SHUTDOWN_DRAIN_S)
         await self.publisher.close()
+
+
+def _credential_name(token: str) -> str:
+    """A name for a credential that says nothing of it (schedules are shared, and logged)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]

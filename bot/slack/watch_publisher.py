@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import Answer, Responder
+from bot.lookup import Lookup
 from bot.render.blocks import context
 from bot.render.limits import MAX_BLOCKS
 from bot.render.mrkdwn import esc
@@ -116,6 +117,10 @@ def with_blocks(message: dict, added: list[dict]) -> dict:
 def build_watcher(services: Services, clients: SlackClients) -> Watcher:
     responder = services.responder
     publisher = SlackWatchPublisher(clients, responder, services.work)
-    return Watcher(
-        services.state, responder.lookup, publisher, services.settings, owner=services.work.owner, reader=responder.reader
-    )
+
+    async def reader(watch: Watch) -> Lookup:
+        """By the settings of the watch's Slack workspace; as the person it is read for, if any."""
+        theirs = await services.responder_of(watch.team)
+        return await theirs.reader(watch.reader, watch.ref.host) if watch.reader else theirs.lookup
+
+    return Watcher(services.state, responder.lookup, publisher, services.settings, owner=services.work.owner, reader=reader)

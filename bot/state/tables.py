@@ -302,3 +302,63 @@ action_audit = Table(
 
 # slack_installations, slack_bots and slack_oauth_states are slack_sdk's own tables: its SQLAlchemy
 # installation and OAuth state stores declare them (bot.slack.install), migration 0005 creates them.
+
+# -- 0007: each Slack installation's own Buddy settings (bot.tenancy) ---------------------------------
+
+workspace_settings = Table(
+    "workspace_settings",
+    metadata,
+    Column("team", String, primary_key=True),  # the installation's key (bot.slack.clients Workspace.key)
+    Column("sealed", Text, nullable=False),  # every setting, its token among them, encrypted (Fernet)
+    Column("updated_by", String, nullable=False),  # the Slack admin who saved them
+    Column("updated_at", Float, nullable=False),
+)
+
+# -- 0006: the Home tab ---------------------------------------------------------------------------
+
+# ``team`` in these tables is the Slack installation (bot.slack.clients Workspace.key), '' for the one
+# workspace of a single SLACK_BOT_TOKEN, so that no workspace's Home tab shows another's rows.
+
+# Followed runs (watches, subscribed pipelines' runs) waiting for an approval: written when a run the
+# bot follows is seen entering WAITING_FOR_APPLY, deleted when it is seen leaving it. Nothing is scanned
+# when a Home tab opens: each person is shown the ones their linked token can read.
+home_waiting_runs = Table(
+    "home_waiting_runs",
+    metadata,
+    Column("team", String, nullable=False),
+    Column("run_url", String, nullable=False),
+    Column("host", String, nullable=False),
+    Column("workspace", String, nullable=False),
+    Column("project", String, nullable=False),
+    Column("pipeline_id", BigInteger, nullable=False),
+    Column("execution_id", BigInteger, nullable=False),  # the API's number: one GET reads it
+    Column("title", String, nullable=False),  # the pipeline's name and branch, as Buddy gave them
+    Column("approve_url", String),  # the waiting action's link, for the Approve button
+    Column("since", Float, nullable=False),
+    PrimaryKeyConstraint("team", "run_url"),
+)
+
+# The runs each person asked about (``/buddy <link>``, mentions); those they started are the audit trail's.
+home_recent_runs = Table(
+    "home_recent_runs",
+    metadata,
+    Column("team", String, nullable=False),
+    Column("slack_user", String, nullable=False),
+    Column("run_url", String, nullable=False),
+    Column("title", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("at", Float, nullable=False),
+    PrimaryKeyConstraint("team", "slack_user", "run_url"),
+)
+
+# Who opened the Home tab lately, per installation: whose tab is drawn again when a run starts or stops waiting.
+home_viewers = Table(
+    "home_viewers",
+    metadata,
+    Column("team", String, nullable=False),
+    Column("slack_user", String, nullable=False),
+    Column("person_team", String, nullable=False),  # SlackPerson.team: whose linked accounts read for them
+    Column("opened_at", Float, nullable=False),
+    PrimaryKeyConstraint("team", "slack_user"),
+    Index("home_viewers_latest", "team", "opened_at"),
+)

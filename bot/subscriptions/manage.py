@@ -89,7 +89,7 @@ class SubscriptionManager:
         allowed = {w.lower() for w in self.settings.buddy_workspaces}
         workspace = arguments.target.workspace
         if allowed and workspace.lower() not in allowed:
-            return f"I'm not allowed to read the Buddy workspace {workspace}. Ask the bot's operator (BUDDY_WORKSPACES)."
+            return f"I'm not allowed to read the Buddy workspace {workspace}. Ask the bot's operator (BUDDY_WORKSPACES) or a workspace admin (Settings, on my Home tab)."
         return None
 
     async def subscribe(

@@ -1,7 +1,9 @@
 """Pull: every interval, the first page of each subscribed pipeline's runs, newest first.
 
 One request per pipeline per interval, however many channels follow it (plus one for the pipeline
-list of each followed project). This is how runs reach the bot without a public address (Socket
+list of each followed project), per credential: a Slack installation with its own Buddy token (or one
+that reads only with people's linked accounts) polls what it follows with that token (``credential``),
+never with the operator's. This is how runs reach the bot without a public address (Socket
 Mode), when a webhook delivery is lost, and after a restart: the first poll catches up on runs
 that ended while the bot was down (the router decides which of them are news).
 """
@@ -21,13 +23,17 @@ from bot.state.schedules import Schedules
 from bot.state.store import StateUnavailable
 from bot.subscriptions.buddy_api import pipelines_of
 from bot.subscriptions.events import RunEvent, polled_event
-from bot.subscriptions.store import PipelineKey, SubscriptionStore
+from bot.subscriptions.store import Followed, PipelineKey, SubscriptionStore
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10  # runs per pipeline per poll: more than start or end within one interval
 CONCURRENT_REQUESTS = 8
 SEEN_RUNS = 20_000
+BOT_CREDENTIAL = ""  # the poller's own client (BUDDY_TOKEN)
+# Whose credential polls what a subscriber of an installation follows: a name for it (BOT_CREDENTIAL for
+# the poller's own client) and the client that reads with it; None when nobody's may (logged).
+Credential = Callable[[Followed], Awaitable[tuple[str, BuddyClient] | None]]
 
 
 class Poller:
@@ -40,8 +46,10 @@ class Poller:
         interval: float,
         hosts: Iterable[str] = (),
         schedules: Schedules | None = None,
+        credential: Credential | None = None,
     ) -> None:
         self.client = client
+        self.credential = credential
         # Shared with the other replicas: each pipeline is polled by one of them per interval.
         self.schedules = schedules
         self.store = store
@@ -60,8 +68,12 @@ class Poller:
 
     async def poll_once(self) -> None:
         pipelines = await self._pipelines()
-        mine = [pipeline for pipeline in pipelines if await self._my_turn("poll", pipeline.folded)]
-        await asyncio.gather(*(self._poll(pipeline) for pipeline in mine))
+        mine = [
+            (name, client, pipeline)
+            for name, client, pipeline in pipelines
+            if await self._my_turn(_job("poll", name), pipeline.folded)
+        ]
+        await asyncio.gather(*(self._poll(client, pipeline) for _, client, pipeline in mine))
 
     async def _my_turn(self, job: str, what: tuple) -> bool:
         if self.schedules is None:
@@ -71,27 +83,44 @@ class Poller:
         except StateUnavailable:
             return True  # without the store, polling twice beats missing a run: the announcements dedupe
 
-    async def _pipelines(self) -> list[PipelineKey]:
-        found: dict[tuple, PipelineKey] = {}
-        for target in await self.store.targets():
-            if target.pipeline_id is None and not await self._my_turn(
-                "list", (target.host.lower(), target.workspace.lower(), target.project.lower())
-            ):
+    async def _pipelines(self) -> list[tuple[str, BuddyClient, PipelineKey]]:
+        """Each followed pipeline once per credential that polls it."""
+        found: dict[tuple, tuple[str, BuddyClient, PipelineKey]] = {}
+        listed: set[tuple] = set()
+        for followed in await self.store.followed():
+            target = followed.target
+            credential = await self._credential(followed)
+            if credential is None:
+                continue
+            name, client = credential
+            folded = (name, target.host.lower(), target.workspace.lower(), target.project.lower(), target.pipeline_id)
+            if folded in listed:
+                continue
+            listed.add(folded)
+            if target.pipeline_id is None and not await self._my_turn(_job("list", name), folded[1:4]):
                 continue  # another replica lists this project's pipelines (and polls them) this time
             try:
-                keys = await pipelines_of(self.client, target)
+                keys = await pipelines_of(client, target)
             except errors.BuddyError as exc:
                 self._problem(target, exc)
                 continue
             self._problems.pop(target, None)
             for key in keys:
-                found.setdefault(key.folded, key)
+                found.setdefault((name, *key.folded), (name, client, key))
         return list(found.values())
 
-    async def _poll(self, pipeline: PipelineKey) -> None:
+    async def _credential(self, followed: Followed) -> tuple[str, BuddyClient] | None:
+        if self.credential is None:
+            return BOT_CREDENTIAL, self.client
+        try:
+            return await self.credential(followed)
+        except StateUnavailable:
+            return None  # whose it is cannot be read now: polled again next interval
+
+    async def _poll(self, client: BuddyClient, pipeline: PipelineKey) -> None:
         async with self._limit:
             try:
-                listing = await self.client.list_executions(
+                listing = await client.list_executions(
                     pipeline.host, pipeline.workspace, pipeline.project, pipeline.pipeline_id, per_page=PAGE_SIZE
                 )
             except errors.BuddyError as exc:
@@ -115,3 +144,8 @@ class Poller:
         if self._problems.get(where) != said:
             log.warning("polling %s failed (%s); trying again every %g s", where, said, self.interval)
         self._problems[where] = said
+
+
+def _job(job: str, credential: str) -> str:
+    """The shared schedule's job: one per credential (the poller's own keeps the job's bare name)."""
+    return job if credential == BOT_CREDENTIAL else f"{job}@{credential}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.buddy.models import Execution
+from bot.home.records import WaitingRuns
 from bot.subscriptions.events import RunEvent
 from bot.subscriptions.store import Mode, PipelineKey, Subscription, SubscriptionStore
 from bot.why.flaky import OutcomeHistory
@@ -93,6 +94,7 @@ class Router:
         followers = await self.store.matching(event.pipeline)
         if not followers:
             return []
+        await WaitingRuns.of(self.store.state).seen_event([s.team for s in followers], event)  # the Home tab's
         await self.history.record(event.pipeline, event.execution)
         change = await self._change(event)
         chosen: dict[str, Delivery] = {}

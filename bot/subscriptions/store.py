@@ -49,6 +49,15 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
+class Followed:
+    """A target as one Slack installation's subscriber follows it."""
+
+    target: Target
+    team: str | None
+    subscriber: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Subscription:
     id: int
     channel: str
@@ -187,17 +196,23 @@ class SubscriptionStore:
         async with self.state.begin() as db:
             return [_subscription(row) for row in await db.execute(query)]
 
-    async def targets(self) -> list[Target]:
-        """Every pipeline and project some channel follows, once each, whatever the number of channels."""
-        columns = (subscriptions.c.host, subscriptions.c.workspace, subscriptions.c.project, subscriptions.c.pipeline_id)
-        query = select(*columns).distinct().order_by(*columns)
+    async def followed(self) -> list[Followed]:
+        """Every pipeline and project followed, once per Slack installation and subscriber: whose
+        credential polls it depends on them (bot.tenancy)."""
+        columns = (
+            subscriptions.c.host,
+            subscriptions.c.workspace,
+            subscriptions.c.project,
+            subscriptions.c.pipeline_id,
+            subscriptions.c.team,
+            subscriptions.c.created_by,
+        )
         async with self.state.begin() as db:
-            rows = (await db.execute(query)).all()
-        found: dict[tuple, Target] = {}
-        for row in rows:
-            target = Target(row.host, row.workspace, row.project, row.pipeline_id or None)
-            found.setdefault((row.host.lower(), row.workspace.lower(), row.project.lower(), row.pipeline_id), target)
-        return list(found.values())
+            rows = (await db.execute(select(*columns).distinct().order_by(*columns[:4]))).all()
+        return [
+            Followed(Target(row.host, row.workspace, row.project, row.pipeline_id or None), row.team, row.created_by)
+            for row in rows
+        ]
 
     async def _find(self, channel: str, target: Target, branch: str | None) -> Subscription | None:
         query = select(subscriptions).where(

@@ -28,6 +28,7 @@ BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 UPLOAD = "upload"  # the method name under which POSTs to an upload_url are recorded
 SNIPPET_LIMIT = 1_000_000  # bytes; Slack answers snippet_too_large above it
+HOME_MAX_BLOCKS = 100  # a Home tab's view
 
 # Fields slack_sdk sends as JSON text inside form/query parameters.
 _JSON_FIELDS = frozenset({"attachments", "blocks", "files", "metadata", "unfurls", "user_auth_blocks"})
@@ -101,6 +102,8 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}  # overrides merged into users.info
         self.people: dict[str, dict[str, Any]] = {}  # email (lower-case) -> user, for users.lookupByEmail
         self.usergroups: dict[str, list[str]] = {}  # user-group id -> its members, for usergroups.users.list
+        self.memberships: dict[str, list[str]] = {}  # user id -> the channels they are in, for users.conversations
+        self.home_views: dict[str, dict[str, Any]] = {}  # user id -> their Home tab as last published
         self._calls: list[Call] = []
         self._faults: list[_Fault] = []
         self._holds: list[Hold] = []
@@ -132,6 +135,8 @@ class FakeSlack:
             "views.update": self._views_update,
             "views.push": self._views_open,
             "usergroups.users.list": self._usergroup_members,
+            "views.publish": self._views_publish,
+            "users.conversations": self._user_conversations,
         }
         app = web.Application(client_max_size=_MAX_BODY)
         app.router.add_route("*", "/api/{method}", self._handle_api)  # slack_sdk uses GET for *.info
@@ -421,6 +426,34 @@ class FakeSlack:
             return _error("invalid_arguments")
         self.views[view_id] = {**view, "id": view_id, "hash": f"h{view_id}-{next(self._view_counter)}"}
         return {"ok": True, "view": self.views[view_id]}
+
+    def _views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
+        """views.publish: a ``home`` view for ``user_id``, at most 100 blocks (Slack answers
+        ``invalid_arguments`` beyond that, as for any view it refuses)."""
+        view = p.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not p.get("user_id"):
+            return _error("invalid_arguments")
+        if not isinstance(view, dict) or view.get("type") != "home" or len(view.get("blocks") or []) > HOME_MAX_BLOCKS:
+            return _error("invalid_arguments")
+        view_id = f"VH{next(self._view_counter):07d}"
+        self.home_views[p["user_id"]] = {**view, "id": view_id, "hash": f"h{view_id}"}
+        return {"ok": True, "view": self.home_views[p["user_id"]]}
+
+    def _user_conversations(self, p: dict[str, Any]) -> dict[str, Any]:
+        """users.conversations for ``user``: the channels in ``memberships``, a page of ``limit`` at a
+        time (``cursor``: where the page starts), like Slack's; ``missing_scope`` without channels:read."""
+        if "channels:read" not in self.scopes:
+            return {"ok": False, "error": "missing_scope", "needed": "channels:read", "provided": ",".join(self.scopes)}
+        channels = self.memberships.get(str(p.get("user") or ""), [])
+        start = _to_int(p.get("cursor") or 0)
+        limit = _to_int(p.get("limit") or 100) or 100
+        page = channels[start : start + limit]
+        following = str(start + limit) if start + limit < len(channels) else ""
+        listed = [{"id": c, "name": f"channel-{c.lower()}", "is_channel": c.startswith("C"), "is_private": c.startswith("G")}
+                  for c in page]
+        return {"ok": True, "channels": listed, "response_metadata": {"next_cursor": following}}
 
     def _usergroup_members(self, p: dict[str, Any]) -> dict[str, Any]:
         """Like Slack's: ``missing_scope`` without ``usergroups:read``; ``no_such_subteam`` for an unknown group."""

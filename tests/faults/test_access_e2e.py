@@ -20,8 +20,8 @@ from tests.fakes.slack import BOT_USER_ID, FakeSlack
 
 ALLOWED = "CALLOWED"
 REFUSED_CHANNEL = "CELSEWHERE"
-WORKSPACE_REFUSAL = "I'm not allowed to read the Buddy workspace other. Ask the bot's operator (BUDDY_WORKSPACES)."
-CHANNEL_REFUSAL = "I'm not set up to answer in this conversation. Ask the bot's operator to add it to SLACK_CHANNELS."
+WORKSPACE_REFUSAL = "I'm not allowed to read the Buddy workspace other. Ask the bot's operator (BUDDY_WORKSPACES) or a workspace admin (Settings, on my Home tab)."
+CHANNEL_REFUSAL = "I'm not set up to answer in this conversation. Ask the bot's operator to add it to SLACK_CHANNELS, or a workspace admin to allow it (Settings, on my Home tab)."
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ EVENT_SCOPES = {
     # Events about the app itself: Slack sends them to every app, no scope needed.
     "app_uninstalled": None,
     "tokens_revoked": None,
+    "app_home_opened": None,
 }
 
 

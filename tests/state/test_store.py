@@ -70,7 +70,7 @@ async def test_a_release_0_1_database_upgrades_in_place_with_its_subscriptions_a
     finally:
         await state.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0005",)]
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0007",)]
 
 
 async def test_opening_twice_is_a_no_op(state_settings):

@@ -143,7 +143,7 @@ async def test_subscribing_again_changes_the_mode_and_keeps_one_subscription(sto
     assert before is None and before_again is Mode.FAILURES
     assert again.id == first.id and again.mode is Mode.ALL and again.created_at == first.created_at
     assert len(await store.for_channel("C1")) == 1
-    assert await store.targets() == [TARGET]
+    assert [followed.target for followed in await store.followed()] == [TARGET]
 
 
 async def test_remove_only_from_its_own_channel(store):

@@ -14,6 +14,7 @@ from bot.render.subscriptions import REMOVE_ACTION
 from bot.slack.app import Services
 from bot.slack.effects import SlackEffects
 from bot.slack.intake import CLICK, open_typed
+from bot.slack.listeners.actions import home, workspace_settings
 from bot.slack.listeners.actions.act import Acting, act_answers
 from bot.slack.listeners.actions.claim import Claim
 from bot.slack.listeners.actions.link_account import LinkAccount
@@ -37,6 +38,8 @@ def register(app: AsyncApp, services: Services) -> None:
         RUN_CANCEL_ACTION: cancel,
         **act_answers(Acting(services)),  # Approve, Provide variables, Retry, Cancel
     }
+    home.register(app, services, answers)  # the Home tab's buttons
+    workspace_settings.register(app, services)  # its Settings button: opens the admins' modal
     for action_id in answers:
         app.action(action_id)(_acknowledge_then_run(services, answers))
     app.action(OPEN_ACTION)(acknowledge)

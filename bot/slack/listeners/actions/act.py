@@ -45,6 +45,6 @@ class Act:
         clicked = await clicked_run(body, client, self.acting.services)
         if clicked is None:
             return
-        click, ref = clicked
+        click, ref, _ = clicked
         request = await self.acting.request(client, click, ref, self.operation, body)
         await self.acting.act_and_show(client, click, request, self.acting.effects_for(client, effects), respond)

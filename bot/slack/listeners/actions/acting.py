@@ -63,7 +63,9 @@ class Acting:
         variables: tuple[tuple[str, str], ...] = (),
     ) -> ActRequest:
         with_bot_token = await self.bot_token.includes(client, click.user)
-        return ActRequest(operation, ref, SlackPerson.of(body), with_bot_token=with_bot_token, variables=variables)
+        responder = await self.services.responder_for(body)
+        person = SlackPerson.of(body)
+        return ActRequest(operation, ref, person, with_bot_token=with_bot_token, variables=variables, responder=responder)
 
     def effects_for(self, client: AsyncWebClient, effects: SlackEffects | None) -> SlackEffects:
         """The unit's effects; without a unit (never, once intake runs), a unit kept in memory only."""
@@ -96,7 +98,7 @@ class Acting:
         shown_ref, report = await self._shown(click, outcome)
         redrawn = None
         if summary and report is not None:
-            redrawn = self.services.responder.summary(report, requested_by=click.requested_by).message
+            redrawn = (outcome.request.responder or self.services.responder).summary(report, requested_by=click.requested_by).message
         shown = shown_after(click.message, outcome, redrawn=redrawn)
         if click.is_ephemeral:  # only its response_url changes a message only the clicker sees; no thread
             await respond(replace_original=True, **shown)
@@ -111,7 +113,8 @@ class Acting:
         """What the message shows (its Refresh button names it: the run, where Approve named the waiting
         action; else the run acted on), read again now (None when Buddy does not say)."""
         refresh = next((value for action_id, value in _button_values(click.message) if action_id == REFRESH_ACTION), None)
-        shown_ref = clicked_ref(self.services, replace(click, value=refresh))[0] if refresh else None
+        responder = outcome.request.responder or self.services.responder
+        shown_ref = clicked_ref(responder, replace(click, value=refresh))[0] if refresh else None
         shown_ref = shown_ref or outcome.request.ref
         try:
             return shown_ref, await (await self.actions.reader(outcome.request)).report(shown_ref, fresh=True)
@@ -136,7 +139,8 @@ class Acting:
         if watcher is None or report is None or report.is_finished or not run_actions:
             return
         request = outcome.request
-        reader = request.person if self.services.settings.read_as_asker and not request.with_bot_token else None
+        as_asker = (request.responder or self.services.responder).settings.read_as_asker
+        reader = request.person if as_asker and not request.with_bot_token else None
         await watcher.watch(
             ref,
             channel=click.channel,

@@ -16,6 +16,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.answers import Responder
 from bot.buddy import errors
 from bot.buddy.refs import BuddyRef
 from bot.render.announcement import render_claim_note, with_claim
@@ -41,10 +42,10 @@ class Claim:
         clicked = await clicked_run(body, client, self.services)
         if clicked is None:
             return
-        click, ref = clicked
+        click, ref, responder = clicked
         if not click.user:
             return
-        run_url = await self._run_url(ref)
+        run_url = await self._run_url(ref, responder)
         try:
             claimer = await self.authors.claim(run_url, click.user)
         except StateUnavailable:
@@ -59,13 +60,13 @@ class Claim:
         except SlackApiError as exc:
             log.info("claim of %s in %s: Slack refused (%s)", run_url, click.channel, slack_error(exc))
 
-    async def _run_url(self, ref: BuddyRef) -> str:
+    async def _run_url(self, ref: BuddyRef, responder: Responder) -> str:
         """The run's web link as announcements key it (the execution's own link, with its web id)."""
         run = replace(ref, action_execution_id=None)
         if not run.execution_id_is_numeric:
             return run.web_url
         try:
-            event = watched_event(await self.services.responder.lookup.report(run))
+            event = watched_event(await responder.lookup.report(run))
         except errors.BuddyError as exc:
             log.info("claimed run %s not looked up (%s); keyed by its link", run.web_url, type(exc).__name__)
             return run.web_url

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answers import Request
+from bot.answers import Request, Responder
 from bot.buddy.refs import BuddyRef
 from bot.render.notice import render_notice
 from bot.slack.app import Services
@@ -68,12 +68,12 @@ def read_click(body: dict) -> Click | None:
     )
 
 
-def clicked_ref(services: Services, click: Click) -> tuple[BuddyRef | None, str | None]:
+def clicked_ref(responder: Responder, click: Click) -> tuple[BuddyRef | None, str | None]:
     """The run the button names, or None and what to tell the person who clicked."""
     request = Request(
         text=click.value, whole_argument=False, channel=click.channel, user=click.user, is_direct=click.channel.startswith("D")
     )
-    plan = services.responder.plan(request)
+    plan = responder.plan(request)
     if plan.refusal:
         return None, plan.refusal
     if not plan.refs:
@@ -81,16 +81,18 @@ def clicked_ref(services: Services, click: Click) -> tuple[BuddyRef | None, str 
     return plan.refs[0], None
 
 
-async def clicked_run(body: dict, client: AsyncWebClient, services: Services) -> tuple[Click, BuddyRef] | None:
-    """The click and its run, or None once the person has been told why not."""
+async def clicked_run(body: dict, client: AsyncWebClient, services: Services) -> tuple[Click, BuddyRef, Responder] | None:
+    """The click, its run and the responder of the workspace it came from, or None once the person
+    has been told why not."""
     click = read_click(body)
     if click is None:
         return None
-    ref, refusal = clicked_ref(services, click)
+    responder = await services.responder_for(body)
+    ref, refusal = clicked_ref(responder, click)
     if ref is None:
         await tell(client, click, refusal or "")
         return None
-    return click, ref
+    return click, ref, responder
 
 
 async def tell(client: AsyncWebClient, click: Click, text: str) -> None:

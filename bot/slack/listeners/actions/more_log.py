@@ -57,9 +57,9 @@ class MoreLog:
         clicked = await clicked_run(body, client, self.services)
         if clicked is None:
             return
-        click, ref = clicked
+        click, ref, responder = clicked
         try:
-            lookup = await self.services.responder.reader(SlackPerson.of(body), ref.host)
+            lookup = await responder.reader(SlackPerson.of(body), ref.host)
             report = await lookup.report(ref)
             learn_run_secrets(report, self.settings.secret_key_regex)  # the lines posted are scrubbed of them
             block, note = await self._next_block(lookup, report, more_log_end(click.value))

@@ -77,7 +77,7 @@ class ProvideVariables:
             await tell(client, click, f"I could not show the form ({slack_error(exc)}). Click Provide variables again.")
 
     async def _fill(self, client: AsyncWebClient, click: Click, body: dict, view_id: str, effects: SlackEffects) -> None:
-        ref, refused = clicked_ref(self.services, click)
+        ref, refused = clicked_ref(await self.services.responder_for(body), click)
         if ref is None:
             await client.views_update(view_id=view_id, view=notice_view(esc(refused or "", NOTICE_CHARS, one_line=False)))
             await tell(client, click, refused or "")

@@ -33,8 +33,8 @@ class Refresh:
         clicked = await clicked_run(body, client, self.services)
         if clicked is None:
             return
-        click, ref = clicked
-        answer = await self.services.responder.answer(
+        click, ref, responder = clicked
+        answer = await responder.answer(
             ref, requested_by=click.requested_by, fresh=True, person=SlackPerson.of(body)
         )
         if answer.failed:

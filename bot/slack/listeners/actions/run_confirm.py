@@ -48,7 +48,7 @@ class RunConfirm:
         if (person.team, person.user) != (confirmation.team, confirmation.user):
             await respond(response_type="ephemeral", replace_original=False, **render_not_yours(confirmation.user))
             return
-        request, refusal = self.flow.request(confirmation.args, click.channel)
+        request, refusal = await self.flow.request(confirmation.args, click.channel, body)
         if request is None:
             await respond(response_type="ephemeral", replace_original=True, **render_notice(refusal or NOT_OURS))
             return

@@ -11,7 +11,6 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answers import Plan
 from bot.identity.accounts import LinkedAccount, SlackPerson
 from bot.identity.vault import NO_KEY, VaultLocked
 from bot.render.accounts import render_logged_out, render_whoami
@@ -36,8 +35,9 @@ class AccountCommands:
     async def ack(self, ack: AsyncAck, command: dict) -> None:
         word, rest = _split(command)
         channel = str(command.get("channel_id") or "")
-        if not self.services.responder.channel_allowed(channel, is_direct=channel.startswith("D")):
-            await ack(**render_notice(Plan(channel_refused=True).refusal or ""))
+        responder = await self.services.responder_for(command)
+        if refused := responder.refusal_in(channel, is_direct=channel.startswith("D")):
+            await ack(**render_notice(refused))
             return
         person = SlackPerson.of(command)
         try:

@@ -15,7 +15,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions.audit import RECENT, AuditRow, AuditTrail
-from bot.answers import Request
+from bot.answers import Request, Responder
 from bot.buddy import errors
 from bot.identity.accounts import SlackPerson
 from bot.identity.credentials import NotLinked
@@ -41,31 +41,30 @@ class AuditCommands:
         self.trail = AuditTrail(services.state)
 
     async def ack(self, ack: AsyncAck, command: dict) -> None:
-        asked = self._asked(command)
+        responder = await self.services.responder_for(command)
+        asked = self._asked(command, responder)
         if isinstance(asked, dict):
             await ack(**asked)
-        elif self.services.settings.read_as_asker:
+        elif responder.settings.read_as_asker:
             await ack(text=":hourglass_flowing_sand: Looking at which of the last actions you may see…")
         else:
-            await ack(**await self._list(command, asked))
+            await ack(**await self._list(command, asked, responder))
 
     async def answer(
         self, command: dict, client: AsyncWebClient, respond: AsyncRespond, *, effects: SlackEffects | None = None
     ) -> None:
-        asked = self._asked(command)
-        if isinstance(asked, dict) or not self.services.settings.read_as_asker:
+        responder = await self.services.responder_for(command)
+        asked = self._asked(command, responder)
+        if isinstance(asked, dict) or not responder.settings.read_as_asker:
             return  # answered in the acknowledgement
-        await respond(response_type="ephemeral", replace_original=False, **await self._list(command, asked))
+        await respond(response_type="ephemeral", replace_original=False, **await self._list(command, asked, responder))
 
-    def _asked(self, command: dict) -> tuple[Pipeline | None, str | None] | dict:
+    def _asked(self, command: dict, responder: Responder) -> tuple[Pipeline | None, str | None] | dict:
         """The pipeline asked about (and how to name it), or the refusal to send instead."""
         channel = command.get("channel_id")
         is_direct = str(channel or "").startswith("D")
-        responder = self.services.responder
-        if not responder.channel_allowed(channel, is_direct=is_direct):
-            return render_notice(
-                "I'm not set up to answer in this conversation. Ask the bot's operator to add it to SLACK_CHANNELS."
-            )
+        if refused := responder.refusal_in(channel, is_direct=is_direct):
+            return render_notice(refused)
         rest = str(command.get("text") or "").strip().split(maxsplit=1)[1:]
         if not rest:
             return None, None
@@ -84,31 +83,31 @@ class AuditCommands:
             ref.pipeline_id,
         ), f"{ref.workspace}/{ref.project} pipeline {ref.pipeline_id}"
 
-    async def _list(self, command: dict, asked: tuple[Pipeline | None, str | None]) -> dict:
+    async def _list(self, command: dict, asked: tuple[Pipeline | None, str | None], responder: Responder) -> dict:
         pipeline, label = asked
         person = SlackPerson.of(command)
-        as_asker = self.services.settings.read_as_asker
+        as_asker = responder.settings.read_as_asker
         try:
             rows = await self.trail.recent(
                 person.team,
                 pipeline=pipeline,
-                workspaces=self.services.settings.buddy_workspaces,
+                workspaces=responder.settings.buddy_workspaces,
                 limit=RECENT * READ_MORE if as_asker else RECENT,
             )
             if as_asker:
-                rows = (await self._readable(person, rows))[:RECENT]
+                rows = (await self._readable(responder, person, rows))[:RECENT]
         except StateUnavailable:
             return render_notice("I can't read the audit trail right now: my state store is unavailable. Try again in a minute.")
         return render_audit(rows, of=label)
 
-    async def _readable(self, person: SlackPerson, rows: list[AuditRow]) -> list[AuditRow]:
+    async def _readable(self, responder: Responder, person: SlackPerson, rows: list[AuditRow]) -> list[AuditRow]:
         """The rows on pipelines the asker's own Buddy account may read (one read per pipeline)."""
         allowed: dict[Pipeline, bool] = {}
         for row in rows:
             key = (row.host, row.workspace, row.project, row.pipeline_id)
             if key not in allowed:
                 try:
-                    lookup = await self.services.responder.reader(person, row.host)
+                    lookup = await responder.reader(person, row.host)
                     await lookup.client.get_pipeline(*key)
                     allowed[key] = True
                 except (NotLinked, VaultLocked) as exc:  # not linked on that row's host: its rows are left out

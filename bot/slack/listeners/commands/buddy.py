@@ -11,10 +11,12 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answers import USAGE, Plan, Request
+from bot.answers import USAGE, Plan, Request, Responder
+from bot.home.records import RecentRuns
 from bot.identity.accounts import SlackPerson
 from bot.render.notice import render_help, render_notice
 from bot.slack.app import Services
+from bot.slack.clients import installation_key
 from bot.slack.delivery import UNREACHABLE, deliver, slack_error
 from bot.slack.effects import SlackEffects
 from bot.slack.intake import open_typed
@@ -48,8 +50,9 @@ class BuddyCommand:
         self.services = services
         families: tuple[Subcommands, ...] = (SubscriptionCommands(services), *more)
         self.subcommands = {word: family for family in families for word in family.words}
+        self.recent = RecentRuns(services.state)  # the Home tab lists what each person asked about
 
-    def _plan(self, command: dict) -> Plan:
+    async def _plan(self, command: dict) -> tuple[Responder, Plan]:
         request = Request(
             text=command.get("text", ""),
             whole_argument=True,
@@ -57,7 +60,8 @@ class BuddyCommand:
             user=command.get("user_id"),
             is_direct=str(command.get("channel_id", "")).startswith("D"),
         )
-        return self.services.responder.plan(request)
+        responder = await self.services.responder_for(command)
+        return responder, responder.plan(request)
 
     async def handle(self, ack: AsyncAck, command: dict, client: AsyncWebClient, respond: AsyncRespond, context: dict) -> None:
         """Bolt (process_before_response=False) sends the acknowledgement as soon as ack() is called,
@@ -88,7 +92,7 @@ class BuddyCommand:
         if word in self.subcommands:
             await self.subcommands[word].ack(ack, command)
             return
-        plan = self._plan(command)
+        _, plan = await self._plan(command)
         if plan.refusal:
             await ack(**render_notice(plan.refusal))
         elif not plan.refs:
@@ -107,12 +111,12 @@ class BuddyCommand:
             return
         if word in {"", "help"}:
             return
-        plan = self._plan(command)
+        responder, plan = await self._plan(command)
         if plan.refusal or not plan.refs:
             return
         user = command.get("user_id")
         for index, ref in enumerate(plan.refs):
-            answer = await self.services.responder.answer(ref, requested_by=user, person=SlackPerson.of(command))
+            answer = await responder.answer(ref, requested_by=user, person=SlackPerson.of(command))
             if answer.failed:
                 await respond(response_type="ephemeral", **answer.message)
                 continue
@@ -127,6 +131,8 @@ class BuddyCommand:
                     effects=effects,
                     name=f"link{index}",
                 )
+                if answer.report is not None:
+                    await self.recent.asked(installation_key(client), SlackPerson.of(command), answer.report)
             except SlackApiError as exc:
                 error = slack_error(exc)
                 log.warning("could not deliver the answer to %s: %s", user, error)
@@ -136,5 +142,5 @@ class BuddyCommand:
                     else "Try again in a minute; if it keeps happening, tell the bot's operator."
                 )
                 await respond(**render_notice(f"I could not post the answer here ({error}). {hint}"))
-        if note := self.services.responder.skipped_note(plan):
+        if note := responder.skipped_note(plan):
             await respond(response_type="ephemeral", **render_notice(note))

@@ -25,6 +25,7 @@ from bot.actions.run import Acting, PlannedRun, Runner, RunRefused, confirmation
 from bot.actions.run_request import RunRequest, UsageError, format_arguments, parse_run
 from bot.answers import Plan
 from bot.buddy import errors
+from bot.buddy.client import BuddyClient
 from bot.explain import explain
 from bot.identity.accounts import SlackPerson
 from bot.identity.credentials import LinkExpired, NotLinked
@@ -65,21 +66,25 @@ class RunFlow:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.runner = Runner(
-            services.responder.lookup.client, services.settings, services.identity, services.work, services.state
-        )
+        self.runner = self._runner(services.responder.lookup.client)
         self.bot_token_people = BotTokenPeople(services.settings)
 
-    def request(self, args: str, channel: str | None) -> tuple[RunRequest | None, str | None]:
-        """The request in ``args``, or what to tell the person instead (usage, or where they may not run)."""
+    def _runner(self, client: BuddyClient) -> Runner:
+        services = self.services
+        return Runner(client, services.settings, services.identity, services.work, services.state)
+
+    async def request(self, args: str, channel: str | None, body: dict) -> tuple[RunRequest | None, str | None]:
+        """The request in ``args``, or what to tell the person instead (usage, or where they may not run),
+        by the settings of the workspace ``body`` came from."""
+        responder = await self.services.responder_for(body)
         is_direct = str(channel or "").startswith("D")
-        if not self.services.responder.channel_allowed(channel, is_direct=is_direct):
-            return None, Plan(channel_refused=True).refusal
+        if refused := responder.refusal_in(channel, is_direct=is_direct):
+            return None, refused
         try:
-            request = parse_run(args, hosts=self.services.settings.buddy_hosts)
+            request = parse_run(args, hosts=responder.settings.buddy_hosts)
         except UsageError as exc:
             return None, str(exc)
-        if not self.services.responder.lookup.workspace_allowed(request.pipeline):
+        if not responder.lookup.workspace_allowed(request.pipeline):
             return None, Plan(refused_workspaces=[request.pipeline.workspace]).refusal
         remember_secrets(request, self.services.settings.secret_key_regex)
         return request, None
@@ -97,17 +102,20 @@ class RunFlow:
         confirmed: bool,
     ) -> None:
         person = SlackPerson.of(body)
+        responder = await self.services.responder_for(body)
+        # The workspace's own client: its token is "the bot's" for ACT_WITH_BOT_TOKEN_FOR.
+        runner = self.runner if responder is self.services.responder else self._runner(responder.lookup.client)
         acting: Acting | None = None
         try:
             with_bot_token = await self.bot_token_people.includes(client, person.user)
-            acting = await self.runner.acting(person, request.pipeline.host, with_bot_token=with_bot_token)
-            planned, acting = await self.runner.plan(request, acting)
-            if not confirmed and self.runner.needs_confirmation(planned):
+            acting = await runner.acting(person, request.pipeline.host, with_bot_token=with_bot_token)
+            planned, acting = await runner.plan(request, acting)
+            if not confirmed and runner.needs_confirmation(planned):
                 await self._ask(planned, person, unit, tell)
                 return
-            started = await self.runner.start(planned, acting, unit=unit, asked_by=await self._name(client, body))
+            started = await runner.start(planned, acting, unit=unit, asked_by=await self._name(client, body))
         except NotLinked as exc:
-            await self.runner.record(unit, acting, person, request, result=REFUSED, detail=type(exc).__name__)
+            await runner.record(unit, acting, person, request, result=REFUSED, detail=type(exc).__name__)
             await tell(render_link_prompt(exc.host, link_reason(exc)))
             return
         except VaultLocked as exc:
@@ -120,13 +128,13 @@ class RunFlow:
             await tell(render_notice(explain(exc, request.pipeline), link=request.pipeline.web_url))
             return
         except RunRefused as exc:
-            await self.runner.record(unit, acting, person, request, result=exc.result, detail=exc.message)
+            await runner.record(unit, acting, person, request, result=exc.result, detail=exc.message)
             await tell(render_notice(exc.message, link=request.pipeline.web_url))
             return
-        await self.runner.record(unit, acting, person, request, result=DONE, started=started)
+        await runner.record(unit, acting, person, request, result=DONE, started=started)
         run = replace(request.pipeline, execution_id=None if started.execution_id is None else str(started.execution_id))
         user = person.user or None
-        answer = await self.services.responder.answer(run, requested_by=user, person=person)
+        answer = await responder.answer(run, requested_by=user, person=person)
         if answer.private:  # READ_AS_ASKER, and the new run may not be read for them
             await tell(answer.message)
             return
@@ -189,7 +197,7 @@ class RunCommands:
         self.flow = RunFlow(services)
 
     async def ack(self, ack: AsyncAck, command: dict) -> None:
-        request, refusal = self.flow.request(_arguments(command), command.get("channel_id"))
+        request, refusal = await self.flow.request(_arguments(command), command.get("channel_id"), command)
         if request is None:
             await ack(**render_notice(refusal or ""))
             return
@@ -198,7 +206,7 @@ class RunCommands:
     async def answer(
         self, command: dict, client: AsyncWebClient, respond: AsyncRespond, *, effects: SlackEffects | None = None
     ) -> None:
-        request, _ = self.flow.request(_arguments(command), command.get("channel_id"))
+        request, _ = await self.flow.request(_arguments(command), command.get("channel_id"), command)
         if request is None:
             return  # told in the ack
         unit = effects.unit if effects is not None else unrecorded(command)

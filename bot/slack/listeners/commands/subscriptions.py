@@ -11,7 +11,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answers import Plan, link_reason
+from bot.answers import Responder, link_reason
 from bot.buddy import errors
 from bot.identity.accounts import SlackPerson
 from bot.identity.credentials import NotLinked
@@ -45,33 +45,39 @@ class SubscriptionCommands:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.store = SubscriptionStore(services.state)
-        self.manager = SubscriptionManager(self.store, services.responder.lookup.client, services.settings)
+
+    def _manager(self, responder: Responder) -> SubscriptionManager:
+        """By the settings of the workspace the command came from: its client, hosts, Buddy workspaces."""
+        return SubscriptionManager(self.store, responder.lookup.client, responder.settings)
 
     async def ack(self, ack: AsyncAck, command: dict) -> None:
         word, rest = _split(command)
         channel = command.get("channel_id", "")
-        refusal = self._refusal(command)
+        responder = await self.services.responder_for(command)
+        refusal = self._refusal(command, responder)
         if refusal:
             await ack(**render_notice(refusal))
         elif word == "subscriptions":
             await ack(**render_subscription_list(await self.store.for_channel(channel)))
         elif word == "unsubscribe":
-            arguments = self._arguments(rest)
-            await ack(**render_reply(await self.manager.unsubscribe(channel, arguments)))
+            arguments = self._arguments(rest, responder)
+            await ack(**render_reply(await self._manager(responder).unsubscribe(channel, arguments)))
         else:
-            await ack(text=f":hourglass_flowing_sand: Checking that I can read {self._arguments(rest).target.label}…")
+            label = self._arguments(rest, responder).target.label
+            await ack(text=f":hourglass_flowing_sand: Checking that I can read {label}…")
 
     async def answer(
         self, command: dict, client: AsyncWebClient, respond: AsyncRespond, *, effects: SlackEffects | None = None
     ) -> None:
         word, rest = _split(command)
-        if word != "subscribe" or self._refusal(command):
+        responder = await self.services.responder_for(command)
+        if word != "subscribe" or self._refusal(command, responder):
             return
         channel, user = command.get("channel_id", ""), str(command.get("user_id") or "")
-        arguments = self._arguments(rest)
+        arguments = self._arguments(rest, responder)
         try:
             # READ_AS_ASKER: a channel follows only what the person subscribing may read themselves.
-            reader = await self.services.responder.reader(SlackPerson.of(command), arguments.target.host)
+            reader = await responder.reader(SlackPerson.of(command), arguments.target.host)
         except NotLinked as exc:
             await respond(response_type="ephemeral", **render_link_prompt(exc.host, link_reason(exc)))
             return
@@ -79,11 +85,11 @@ class SubscriptionCommands:
             log.info("subscribing %s: the person's Buddy account could not be read (%s)", channel, type(exc).__name__)
             await respond(response_type="ephemeral", **render_notice(CANNOT_READ_AS_YOU))
             return
-        as_person = reader.client if reader is not self.services.responder.lookup else None
+        as_person = reader.client if reader is not responder.lookup else None
         try:
             workspace = Workspace.of(command)  # whose bot token posts its runs, installed through OAuth
             team = workspace.key if workspace else None
-            reply = render_reply(await self.manager.subscribe(channel, user, arguments, as_person=as_person, team=team))
+            reply = render_reply(await self._manager(responder).subscribe(channel, user, arguments, as_person=as_person, team=team))
         except Exception:
             # A fault nobody foresaw (or a bug): the person still hears back; the operator gets the traceback.
             log.exception("subscribing %s failed unexpectedly", channel)
@@ -98,22 +104,22 @@ class SubscriptionCommands:
             warning = render_notice(NOT_A_MEMBER)
             await respond(response_type="ephemeral", text=reply["text"], blocks=warning["blocks"] + reply["blocks"])
 
-    def _refusal(self, command: dict) -> str | None:
+    def _refusal(self, command: dict, responder: Responder) -> str | None:
         """Why this request cannot be done, said in the ack; None when it can."""
         channel = command.get("channel_id")
-        if not self.services.responder.channel_allowed(channel, is_direct=str(channel or "").startswith("D")):
-            return Plan(channel_refused=True).refusal
+        if refused := responder.refusal_in(channel, is_direct=str(channel or "").startswith("D")):
+            return refused
         word, rest = _split(command)
         if word == "subscriptions":
             return None
         try:
-            arguments = self._arguments(rest)
+            arguments = self._arguments(rest, responder)
         except ArgumentError as exc:
             return str(exc)
-        return self.manager.refusal(arguments)
+        return self._manager(responder).refusal(arguments)
 
-    def _arguments(self, rest: str) -> Arguments:
-        return parse_arguments(rest, hosts=self.services.settings.buddy_hosts)
+    def _arguments(self, rest: str, responder: Responder) -> Arguments:
+        return parse_arguments(rest, hosts=responder.settings.buddy_hosts)
 
 
 def _split(command: dict) -> tuple[str, str]:

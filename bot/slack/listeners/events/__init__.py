@@ -6,7 +6,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.slack.app import Services
 from bot.slack.intake import LINK, MENTION, MESSAGE
-from bot.slack.listeners.events import app_uninstalled
+from bot.slack.listeners.events import app_home_opened, app_uninstalled
 from bot.slack.listeners.events.app_mention import AppMention
 from bot.slack.listeners.events.link_shared import LinkShared
 from bot.slack.listeners.events.message import Message
@@ -24,6 +24,7 @@ def register(app: AsyncApp, services: Services) -> None:
     services.work.register(MENTION, services.clients.unit_handler(mention.run))
     services.work.register(MESSAGE, services.clients.unit_handler(message.run))
     app_uninstalled.register(app, services)  # installed through OAuth: a workspace leaving
+    app_home_opened.register(app, services)  # the Home tab
 
 
 def run_the_unit(services: Services) -> Callable[[dict], Awaitable[None]]:

@@ -1,7 +1,7 @@
 """``app_uninstalled``, and ``tokens_revoked`` for the bot token: a workspace (or an org, installed
 org-wide) the app left. Everything kept for it goes: its installation and tokens, its subscriptions,
-watches and linked Buddy accounts (``bot.slack.install.forget_workspace``). A ``tokens_revoked`` for
-people's user tokens only removes those.
+watches and linked Buddy accounts (``bot.slack.install.forget_workspace``), and its Home tabs' rows.
+A ``tokens_revoked`` for people's user tokens only removes those.
 
 Installed through OAuth only: with one SLACK_BOT_TOKEN nothing is kept per workspace. Bolt's own
 token revocation listeners are not used: they delete an org-wide installation under the event's team
@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
+from bot.home.records import forget_team
 from bot.slack.app import Services
 from bot.slack.clients import Workspace
 from bot.slack.install import forget_workspace
@@ -66,5 +67,6 @@ def register(app: AsyncApp, services: Services) -> None:
                 )
             return
         await forget_workspace(installer, services.clients, services.state, workspace)
+        await forget_team(services.state, workspace.key)  # its Home tabs' runs and viewers
 
     services.work.register(UNINSTALL, forget)

@@ -14,7 +14,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answers import Request, link_reason
+from bot.answers import Request, Responder, link_reason
 from bot.buddy import errors
 from bot.buddy.refs import MAX_REFERENCES
 from bot.identity.accounts import SlackPerson
@@ -35,16 +35,25 @@ class LinkShared:
         self.services = services
 
     async def run(self, unit: Unit, client: AsyncWebClient) -> None:
-        await self.unfurl(unit.payload["event"], client, person=SlackPerson.of_event(unit.payload))
+        responder = await self.services.responder_for(unit.payload)
+        await self.unfurl(unit.payload["event"], client, person=SlackPerson.of_event(unit.payload), responder=responder)
 
-    async def unfurl(self, event: dict, client: AsyncWebClient, *, person: SlackPerson | None = None) -> None:
+    async def unfurl(
+        self,
+        event: dict,
+        client: AsyncWebClient,
+        *,
+        person: SlackPerson | None = None,
+        responder: Responder | None = None,
+    ) -> None:
+        responder = responder or self.services.responder
         channel = str(event.get("channel") or "")
         if channel.startswith("D") and event.get("is_bot_user_member"):
             return  # a DM with the bot itself: the message is a request, and gets the full answer
         links = event.get("links")
         found = [link.get("url") for link in links if isinstance(link, dict)] if isinstance(links, list) else []
         urls = list(dict.fromkeys(url for url in found if isinstance(url, str) and url))[:MAX_REFERENCES]
-        previews = await asyncio.gather(*(self._preview(url, channel, event.get("user"), person) for url in urls))
+        previews = await asyncio.gather(*(self._preview(responder, url, channel, event.get("user"), person) for url in urls))
         unfurls = {url: preview for url, preview in zip(urls, previews) if isinstance(preview, dict)}
         unlinked = next((preview for preview in previews if isinstance(preview, NotLinked)), None)
         if not unfurls and unlinked is None:
@@ -65,8 +74,9 @@ class LinkShared:
         except SlackApiError as exc:
             log.info("chat.unfurl in %s failed: %s", channel, slack_error(exc))
 
-    async def _preview(self, url: str, channel: str, user: str | None, person: SlackPerson | None) -> dict | NotLinked | None:
-        responder = self.services.responder
+    async def _preview(
+        self, responder: Responder, url: str, channel: str, user: str | None, person: SlackPerson | None
+    ) -> dict | NotLinked | None:
         request = Request(text=url, whole_argument=False, channel=channel, user=user, is_direct=channel.startswith("D"))
         plan = responder.plan(request, runs_only=True)
         if plan.refusal or not plan.refs:

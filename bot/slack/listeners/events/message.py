@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answers import Request
+from bot.answers import Request, Responder
 from bot.identity.accounts import SlackPerson
 from bot.slack.app import Services
 from bot.slack.conversation import reply_to, reply_to_bot_message, without_mentions
@@ -21,10 +21,18 @@ class Message:
 
     async def run(self, unit: Unit, client: AsyncWebClient) -> None:
         person = SlackPerson.of_event(unit.payload)
-        await self.answer(unit.payload["event"], client, effects=SlackEffects(client, self.services.work, unit), person=person)
+        effects = SlackEffects(client, self.services.work, unit)
+        responder = await self.services.responder_for(unit.payload)
+        await self.answer(unit.payload["event"], client, effects=effects, person=person, responder=responder)
 
     async def answer(
-        self, event: dict, client: AsyncWebClient, *, effects: SlackEffects | None = None, person: SlackPerson | None = None
+        self,
+        event: dict,
+        client: AsyncWebClient,
+        *,
+        effects: SlackEffects | None = None,
+        person: SlackPerson | None = None,
+        responder: Responder | None = None,
     ) -> None:
         if not worth_answering(event, reply_to_links=self.services.settings.reply_to_links):
             return
@@ -47,6 +55,7 @@ class Message:
                 thread_ts=event.get("thread_ts"),
                 quiet=False,
                 effects=effects,
+                responder=responder,
             )
             return
-        await reply_to_bot_message(self.services, client, event, effects=effects)
+        await reply_to_bot_message(self.services, client, event, effects=effects, responder=responder)

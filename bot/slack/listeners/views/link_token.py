@@ -20,6 +20,7 @@ from bot.identity.vault import NO_KEY, VaultLocked
 from bot.render.accounts import LINK_TOKEN_VIEW, TOKEN_BLOCK, TOKEN_INPUT, render_linked
 from bot.slack.app import Services
 from bot.slack.delivery import slack_error
+from bot.slack.home_publisher import HomePublisher, request_team
 from bot.slack.linking import Linking
 from bot.state.store import StateUnavailable
 
@@ -70,6 +71,7 @@ class LinkToken:
         await ack()  # closes the modal
         message = render_linked(account, lacks_acting_scope=lacks_acting_scope(account.scopes))
         await _tell(client, person.user, channel, message)
+        await HomePublisher.of(self.services).publish(client, request_team(self.services, body), person)  # now linked
 
 
 async def _tell(client: AsyncWebClient, user: str, channel: str | None, message: dict) -> None:

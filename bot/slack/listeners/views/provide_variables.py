@@ -54,7 +54,7 @@ class VariablesSubmitted:
         if click is None:
             log.info("a variables form without where it came from was submitted; nothing sent")
             return
-        ref, refused = clicked_ref(self.services, click)
+        ref, refused = clicked_ref(await self.services.responder_for(body), click)
         if ref is None:
             await tell(client, click, refused or "")
             return

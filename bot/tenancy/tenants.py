@@ -1,0 +1,95 @@
+"""The Responder that serves each Slack installation: the environment's (``base``) for one that set
+nothing, else one built from its settings, with a Lookup of its own (its own caches and coalescing,
+and a client that holds its token), so that no installation is ever served an answer read with
+another's credential or allowed by another's settings.
+
+Settings are read again from the store after ``KEPT_S``, so an admin's change on one replica reaches
+the others within seconds; all of them are read at start (``warm``). While the store cannot be read,
+the copy last read goes on serving. An installation whose settings were never read is then refused
+(a responder whose ``unavailable`` says why) rather than served with the environment's token, which
+it may have chosen not to use; with one workspace (``defaults_when_unread``) there is no other
+installation's choice to get wrong, and it is served with the defaults.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from cachetools import LRUCache
+
+from bot.answers import Responder
+from bot.lookup import Lookup
+from bot.state.store import StateUnavailable
+from bot.tenancy.settings import WorkspaceSettings
+from bot.tenancy.store import WorkspaceSettingsStore
+
+KEPT_S = 5.0
+KEPT_INSTALLATIONS = 1024
+UNREADABLE = "I can't read this Slack workspace's Buddy settings right now: my state store is unavailable. Try again in a minute."
+
+
+class Tenants:
+    def __init__(
+        self,
+        base: Responder,
+        store: WorkspaceSettingsStore,
+        *,
+        kept_s: float = KEPT_S,
+        clock: Callable[[], float] = time.monotonic,
+        defaults_when_unread: bool = False,
+    ) -> None:
+        self.base = base
+        self.store = store
+        self.kept_s = kept_s
+        self.clock = clock
+        self.defaults_when_unread = defaults_when_unread
+        self._refusing = Responder(base.lookup, base.settings, identity=base.identity, unavailable=UNREADABLE)
+        # key -> (read again after, the settings read, the responder built from them)
+        self._kept: LRUCache[str, tuple[float, WorkspaceSettings | None, Responder]] = LRUCache(maxsize=KEPT_INSTALLATIONS)
+
+    async def responder(self, key: str | None) -> Responder:
+        """The responder for the installation ``key`` (None: the environment's, for work no installation owns)."""
+        if key is None:
+            return self.base
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] > self.clock():
+            return kept[2]
+        try:
+            chosen = await self.store.get(key)
+        except StateUnavailable:
+            if kept is not None:
+                return kept[2]
+            return self.base if self.defaults_when_unread else self._refusing
+        if kept is not None and kept[1] == chosen:
+            responder = kept[2]
+        else:
+            responder = self._build(chosen)
+        self._kept[key] = (self.clock() + self.kept_s, chosen, responder)
+        return responder
+
+    async def warm(self) -> None:
+        """Every installation's settings read at once (at start), so that an outage of the store later
+        finds a copy of each."""
+        for key, chosen in (await self.store.every()).items():
+            self._kept[key] = (self.clock() + self.kept_s, chosen, self._build(chosen))
+
+    async def settings_of(self, key: str) -> WorkspaceSettings | None:
+        """What the installation's admins set (fresh from the store: the Settings form shows it)."""
+        return await self.store.get(key)
+
+    async def save(self, key: str, chosen: WorkspaceSettings) -> None:
+        await self.store.put(key, chosen)
+        self._kept.pop(key, None)
+
+    async def forget(self, key: str) -> None:
+        await self.store.forget(key)
+        self._kept.pop(key, None)
+
+    def _build(self, chosen: WorkspaceSettings | None) -> Responder:
+        if chosen is None:
+            return self.base
+        base = self.base.lookup
+        settings = chosen.applied_to(self.base.settings)
+        lookup = Lookup(base.client.with_settings(settings), settings, shared_ids=base.shared_ids, finder=base.finder)
+        return Responder(lookup, settings, identity=self.base.identity)
