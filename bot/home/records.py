@@ -21,6 +21,7 @@ from bot.buddy.models import Execution
 from bot.buddy.refs import BuddyRef
 from bot.identity.accounts import SlackPerson
 from bot.report import RunReport
+from bot.state.batch import GroupCommit
 from bot.state.store import StateStore, StateUnavailable
 from bot.state.tables import home_recent_runs, home_viewers, home_waiting_runs
 from bot.subscriptions.events import RunEvent
@@ -211,25 +212,41 @@ ASKED = "asked"
 
 
 class RecentRuns:
-    """The runs a person asked about, the last RECENT_PER_PERSON kept."""
+    """The runs a person asked about, the last RECENT_PER_PERSON kept. One per process: the runs asked
+    about together (a burst of commands) are written in one transaction (bot.state.batch)."""
 
     def __init__(self, state: StateStore, *, clock: Callable[[], float] = time.time) -> None:
         self.state = state
         self.clock = clock
+        self._writes: GroupCommit[dict, None] = GroupCommit(self._write)
 
     async def asked(self, team: str | None, person: SlackPerson, report: RunReport) -> None:
         """``person`` asked about this run (``/buddy <link>``, a mention); best effort."""
         execution = report.execution
         status = ((execution.status if execution is not None else None) or "UNKNOWN").upper()[:40]
-        key = dict(team=team_key(team), slack_user=person.user, run_url=report.run_ref.web_url)
-        values = dict(title=run_title(execution, report.ref.project), status=status, at=self.clock())
-        insert = sqlite_insert if self.state.is_sqlite else postgresql_insert
-        statement = insert(home_recent_runs).values(**key, **values)
-        statement = statement.on_conflict_do_update(index_elements=list(key), set_=values)
-        mine = (home_recent_runs.c.team == key["team"], home_recent_runs.c.slack_user == person.user)
+        row = dict(
+            team=team_key(team),
+            slack_user=person.user,
+            run_url=report.run_ref.web_url,
+            title=run_title(execution, report.ref.project),
+            status=status,
+            at=self.clock(),
+        )
         try:
-            async with self.state.begin() as db:
-                await db.execute(statement)
+            await self._writes.submit(row)
+        except StateUnavailable as exc:
+            log.info("a run asked about is not listed on the Home tab: %s", exc)
+
+    async def _write(self, rows: list[dict]) -> list[None]:
+        insert = sqlite_insert if self.state.is_sqlite else postgresql_insert
+        key = ("team", "slack_user", "run_url")
+        async with self.state.begin() as db:
+            for row in rows:
+                statement = insert(home_recent_runs).values(**row)
+                update = {name: value for name, value in row.items() if name not in key}
+                await db.execute(statement.on_conflict_do_update(index_elements=list(key), set_=update))
+            for team, user in {(row["team"], row["slack_user"]) for row in rows}:
+                mine = (home_recent_runs.c.team == team, home_recent_runs.c.slack_user == user)
                 kept = (
                     select(home_recent_runs.c.run_url)
                     .where(*mine)
@@ -237,8 +254,7 @@ class RecentRuns:
                     .limit(RECENT_PER_PERSON)
                 )
                 await db.execute(delete(home_recent_runs).where(*mine, home_recent_runs.c.run_url.not_in(kept.scalar_subquery())))
-        except StateUnavailable as exc:
-            log.info("a run asked about is not listed on the Home tab: %s", exc)
+        return [None] * len(rows)
 
     async def of(self, team: str, user: str) -> list[RecentRun]:
         async with self.state.begin() as db:

@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import Responder
 from bot.config import Settings
+from bot.home.records import RecentRuns
 from bot.identity.accounts import LinkedAccounts
 from bot.identity.credentials import Identity
 from bot.identity.oauth import BuddyOAuth
@@ -56,6 +57,7 @@ class Services:
     clients: SlackClients = field(init=False)  # set by build_app: the Slack client for each unit's workspace
     installer: Installer | None = field(init=False)  # set by build_app: installing through Slack's OAuth
     tenants: Tenants = field(init=False)  # each installation's own Buddy settings over the environment's
+    recent: RecentRuns = field(init=False)  # the runs each person asked about (their Home tab)
 
     def __post_init__(self) -> None:
         self.claims = Claims(self.state)
@@ -68,6 +70,7 @@ class Services:
         store = WorkspaceSettingsStore(self.state, self.accounts.vault)
         # With one SLACK_BOT_TOKEN there is one workspace: no other's settings to mistake for its own.
         self.tenants = Tenants(self.responder, store, defaults_when_unread=not self.settings.slack_oauth)
+        self.recent = RecentRuns(self.state)
 
     async def responder_for(self, body: dict) -> Responder:
         """The responder with the settings of the Slack installation a request (or a unit's payload) came from."""

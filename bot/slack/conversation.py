@@ -8,7 +8,6 @@ import re
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import USAGE, Plan, Request, Responder
-from bot.home.records import RecentRuns
 from bot.render.notice import render_help, render_notice
 from bot.slack.app import Services
 from bot.slack.clients import installation_key
@@ -126,6 +125,6 @@ async def _answer(
             name=f"link{index}",
         )
         if request.person is not None and answer.report is not None and not answer.failed:
-            await RecentRuns(services.state).asked(installation_key(client), request.person, answer.report)
+            await services.recent.asked(installation_key(client), request.person, answer.report)
     if note := responder.skipped_note(plan):
         await post_message(client, effects, "skipped", channel=channel, thread_ts=thread, **render_notice(note))

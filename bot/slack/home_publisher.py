@@ -57,6 +57,7 @@ class HomePublisher:
         self._admins: TTLCache[tuple[str, str], bool] = TTLCache(maxsize=10_000, ttl=ADMINS_KEPT_S)
         self._redrawing: dict[str, asyncio.Task] = {}
         self._again: set[str] = set()
+        self._everyone: set[str] = set()  # installations whose every viewer is drawn again, not only the linked
         WaitingRuns.of(services.state).listeners.append(self.waiting_changed)
 
     @classmethod
@@ -124,6 +125,11 @@ class HomePublisher:
         self._admins[key] = await is_admin(client, user)  # the Settings form asks Slack again on submission
         return self._admins[key]
 
+    async def subscriptions_changed(self, team: str) -> None:
+        """A subscription of ``team`` was added or removed: every viewer's tab is drawn again."""
+        self._everyone.add(team)
+        await self.waiting_changed(team)
+
     async def waiting_changed(self, team: str) -> None:
         """A followed run of ``team`` started or stopped waiting: its viewers' tabs are drawn again, in
         the background (one redraw per installation at a time), so the poll that saw it goes on."""
@@ -139,8 +145,11 @@ class HomePublisher:
             client = await self.services.clients.for_key(team or None)
             while True:
                 self._again.discard(team)
+                everyone = team in self._everyone
+                self._everyone.discard(team)
                 for person in await self.viewers.of(team):
-                    if await self.services.accounts.hosts(person):  # only a linked person's tab lists waiting runs
+                    # Waiting runs are listed only on a linked person's tab; subscriptions on everyone's.
+                    if everyone or await self.services.accounts.hosts(person):
                         await self.publish(client, team, person)
                 if team not in self._again:
                     break

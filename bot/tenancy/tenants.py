@@ -13,16 +13,20 @@ installation's choice to get wrong, and it is served with the defaults.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
 
 from cachetools import LRUCache
 
 from bot.answers import Responder
-from bot.lookup import Lookup
+from bot.lookup import Coalescer, Lookup
 from bot.state.store import StateUnavailable
 from bot.tenancy.settings import WorkspaceSettings
 from bot.tenancy.store import WorkspaceSettingsStore
+
+log = logging.getLogger(__name__)
 
 KEPT_S = 5.0
 KEPT_INSTALLATIONS = 1024
@@ -44,29 +48,43 @@ class Tenants:
         self.kept_s = kept_s
         self.clock = clock
         self.defaults_when_unread = defaults_when_unread
+        self._first_reads = Coalescer()
+        self._refreshing: dict[str, asyncio.Task] = {}
         self._refusing = Responder(base.lookup, base.settings, identity=base.identity, unavailable=UNREADABLE)
         # key -> (read again after, the settings read, the responder built from them)
         self._kept: LRUCache[str, tuple[float, WorkspaceSettings | None, Responder]] = LRUCache(maxsize=KEPT_INSTALLATIONS)
 
     async def responder(self, key: str | None) -> Responder:
-        """The responder for the installation ``key`` (None: the environment's, for work no installation owns)."""
+        """The responder for the installation ``key`` (None: the environment's, for work no installation owns).
+
+        A copy older than ``kept_s`` still answers at once while one read refreshes it: under a burst
+        of requests the settings cost no wait, and the store one read, not one per request."""
         if key is None:
             return self.base
         kept = self._kept.get(key)
-        if kept is not None and kept[0] > self.clock():
-            return kept[2]
+        if kept is None:
+            return await self._first_reads.run(key, lambda: self._read(key))
+        if kept[0] <= self.clock() and key not in self._refreshing:
+            self._refreshing[key] = asyncio.create_task(self._refresh(key), name=f"settings:{key}")
+        return kept[2]
+
+    async def _read(self, key: str) -> Responder:
         try:
             chosen = await self.store.get(key)
         except StateUnavailable:
-            if kept is not None:
-                return kept[2]
             return self.base if self.defaults_when_unread else self._refusing
-        if kept is not None and kept[1] == chosen:
-            responder = kept[2]
-        else:
-            responder = self._build(chosen)
+        kept = self._kept.get(key)
+        responder = kept[2] if kept is not None and kept[1] == chosen else self._build(chosen)
         self._kept[key] = (self.clock() + self.kept_s, chosen, responder)
         return responder
+
+    async def _refresh(self, key: str) -> None:
+        try:
+            await self._read(key)  # the store down: the copy kept goes on serving, read again next time
+        except Exception:
+            log.exception("the settings of %s could not be read again", key)
+        finally:
+            self._refreshing.pop(key, None)
 
     async def warm(self) -> None:
         """Every installation's settings read at once (at start), so that an outage of the store later

@@ -5,6 +5,7 @@ Slack's authorize page, Allow, the redirect back with the state cookie)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import urllib.error
 import urllib.request
@@ -17,10 +18,21 @@ from cryptography.fernet import Fernet
 from sqlalchemy import text
 
 from bot.config import Settings
+from bot.render.workspace_settings import (
+    HOSTS_BLOCK,
+    HOSTS_INPUT,
+    READING_BLOCK,
+    READING_INPUT,
+    SETTINGS_VIEW,
+    TOKEN_BLOCK,
+    TOKEN_INPUT,
+    WORKSPACES_BLOCK,
+    WORKSPACES_INPUT,
+)
 from bot.state.store import StateStore
 from tests.fakes.bot_process import SIGNING_SECRET, BotProcess
 from tests.fakes.buddy import FakeBuddy
-from tests.fakes.signing import event_callback_body, post_signed
+from tests.fakes.signing import event_callback_body, post_signed, view_submission_payload
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_oauth import AUTHORIZE_PATH, CLIENT_ID, CLIENT_SECRET, FakeInstall
 
@@ -132,3 +144,22 @@ def sql(state_settings: dict[str, str], statement: str, **params: object) -> lis
             await store.close()
 
     return asyncio.run(run())
+
+
+# -- the Settings form (each workspace's own Buddy settings) ----------------------------------------
+
+
+def form(reading: str, *, token: str = "", workspaces: str = "", hosts: tuple[str, ...] = ()) -> dict:
+    return {
+        READING_BLOCK: {READING_INPUT: {"type": "radio_buttons", "selected_option": {"value": reading}}},
+        TOKEN_BLOCK: {TOKEN_INPUT: {"type": "plain_text_input", "value": token or None}},
+        HOSTS_BLOCK: {HOSTS_INPUT: {"type": "multi_static_select", "selected_options": [{"value": h} for h in hosts]}},
+        WORKSPACES_BLOCK: {WORKSPACES_INPUT: {"type": "plain_text_input", "value": workspaces or None}},
+    }
+
+
+def submit(bot: BotProcess, values: dict, *, user: str, team: str) -> dict:
+    view = {"id": "VSET1", "callback_id": SETTINGS_VIEW, "private_metadata": "", "blocks": []}
+    status, body = bot.click(view_submission_payload(view, values, user_id=user, team_id=team))
+    assert status == 200, body
+    return json.loads(body) if body else {}

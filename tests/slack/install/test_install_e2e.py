@@ -15,7 +15,19 @@ from tests.fakes.buddy import FakeAction, FakeBuddy
 from tests.fakes.signing import block_actions_payload
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_oauth import CLIENT_SECRET
-from tests.slack.install.flow import ENCRYPTION_KEY, allow, get, install, oauth_bot, send_event, sql, start_install, state_env
+from tests.slack.install.flow import (
+    ENCRYPTION_KEY,
+    allow,
+    form,
+    get,
+    install,
+    oauth_bot,
+    send_event,
+    sql,
+    start_install,
+    state_env,
+    submit,
+)
 
 PIPELINE_URL = "https://app.buddy.works/acme/web/pipelines/pipeline/7"
 
@@ -168,6 +180,7 @@ def counts(state_settings: dict[str, str], team: str) -> dict[str, int]:
         "linked accounts": len(sql(state_settings, "SELECT slack_user FROM linked_accounts WHERE team = :team", team=team)),
         "bots": len(sql(state_settings, "SELECT id FROM slack_bots WHERE team_id = :team", team=team)),
         "installations": len(sql(state_settings, "SELECT id FROM slack_installations WHERE team_id = :team", team=team)),
+        "settings": len(sql(state_settings, "SELECT team FROM workspace_settings WHERE team = :key", key=key)),
     }
 
 
@@ -188,7 +201,10 @@ def test_background_work_posts_with_each_workspaces_token_and_an_uninstall_remov
     for channel, token in (("C1", first), ("C2", second)):
         fake_slack.wait_for("chat.postMessage", 1, timeout=20, predicate=lambda c, ch=channel: c.channel == ch)
         assert tokens_in(fake_slack, channel) == {token}
-    everything = {"subscriptions": 1, "watches": 1, "linked accounts": 1, "bots": 1, "installations": 1}
+    fake_slack.users["UADMIN"] = {"is_admin": True}
+    for team in ("T1", "T2"):  # each workspace's admin has set its own Buddy settings
+        assert submit(bot, form("default", workspaces="acme"), user="UADMIN", team=team)["response_action"] == "update"
+    everything = {"subscriptions": 1, "watches": 1, "linked accounts": 1, "bots": 1, "installations": 1, "settings": 1}
     wait_until(lambda: counts(state_settings, "T1") == counts(state_settings, "T2") == everything)
 
     fake_slack.oauth.revoke("T1")  # Slack revokes the tokens, then tells the app

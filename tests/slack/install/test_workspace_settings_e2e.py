@@ -6,42 +6,14 @@ from __future__ import annotations
 
 import json
 
-from bot.render.workspace_settings import (
-    HOSTS_BLOCK,
-    HOSTS_INPUT,
-    READING_BLOCK,
-    READING_INPUT,
-    SETTINGS_VIEW,
-    TOKEN_BLOCK,
-    TOKEN_INPUT,
-    WORKSPACES_BLOCK,
-    WORKSPACES_INPUT,
-)
+from bot.render.workspace_settings import HOSTS_BLOCK, READING_BLOCK, SETTINGS_VIEW, TOKEN_BLOCK, WORKSPACES_BLOCK
 from bot.slack.listeners.actions.workspace_settings import ADMINS_ONLY
-from tests.fakes.bot_process import BotProcess
 from tests.fakes.buddy import FakeAction, FakeBuddy
-from tests.fakes.signing import view_submission_payload
 from tests.fakes.slack import FakeSlack
-from tests.slack.install.flow import install, oauth_bot, sql, state_env
+from tests.slack.install.flow import form, install, oauth_bot, sql, state_env, submit
 from tests.slack.install.test_install_e2e import command, wait_until
 
 T1_TOKEN = "t1-own-buddy-token-0123456789"
-
-
-def form(reading: str, *, token: str = "", workspaces: str = "", hosts: tuple[str, ...] = ()) -> dict:
-    return {
-        READING_BLOCK: {READING_INPUT: {"type": "radio_buttons", "selected_option": {"value": reading}}},
-        TOKEN_BLOCK: {TOKEN_INPUT: {"type": "plain_text_input", "value": token or None}},
-        HOSTS_BLOCK: {HOSTS_INPUT: {"type": "multi_static_select", "selected_options": [{"value": h} for h in hosts]}},
-        WORKSPACES_BLOCK: {WORKSPACES_INPUT: {"type": "plain_text_input", "value": workspaces or None}},
-    }
-
-
-def submit(bot: BotProcess, values: dict, *, user: str, team: str) -> dict:
-    view = {"id": "VSET1", "callback_id": SETTINGS_VIEW, "private_metadata": "", "blocks": []}
-    status, body = bot.click(view_submission_payload(view, values, user_id=user, team_id=team))
-    assert status == 200, body
-    return json.loads(body) if body else {}
 
 
 def test_an_admin_sets_their_workspaces_token_a_non_admin_is_refused_and_neither_workspace_sees_the_other(

@@ -98,7 +98,9 @@ class Acting:
         shown_ref, report = await self._shown(click, outcome)
         redrawn = None
         if summary and report is not None:
-            redrawn = (outcome.request.responder or self.services.responder).summary(report, requested_by=click.requested_by).message
+            redrawn = (
+                (outcome.request.responder or self.services.responder).summary(report, requested_by=click.requested_by).message
+            )
         shown = shown_after(click.message, outcome, redrawn=redrawn)
         if click.is_ephemeral:  # only its response_url changes a message only the clicker sees; no thread
             await respond(replace_original=True, **shown)

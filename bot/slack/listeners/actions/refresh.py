@@ -34,9 +34,7 @@ class Refresh:
         if clicked is None:
             return
         click, ref, responder = clicked
-        answer = await responder.answer(
-            ref, requested_by=click.requested_by, fresh=True, person=SlackPerson.of(body)
-        )
+        answer = await responder.answer(ref, requested_by=click.requested_by, fresh=True, person=SlackPerson.of(body))
         if answer.failed:
             await show(client, click, answer.message)
             return

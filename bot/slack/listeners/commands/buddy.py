@@ -12,7 +12,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answers import USAGE, Plan, Request, Responder
-from bot.home.records import RecentRuns
 from bot.identity.accounts import SlackPerson
 from bot.render.notice import render_help, render_notice
 from bot.slack.app import Services
@@ -50,7 +49,6 @@ class BuddyCommand:
         self.services = services
         families: tuple[Subcommands, ...] = (SubscriptionCommands(services), *more)
         self.subcommands = {word: family for family in families for word in family.words}
-        self.recent = RecentRuns(services.state)  # the Home tab lists what each person asked about
 
     async def _plan(self, command: dict) -> tuple[Responder, Plan]:
         request = Request(
@@ -132,7 +130,9 @@ class BuddyCommand:
                     name=f"link{index}",
                 )
                 if answer.report is not None:
-                    await self.recent.asked(installation_key(client), SlackPerson.of(command), answer.report)
+                    await self.services.recent.asked(  # the Home tab lists what each person asked about
+                        installation_key(client), SlackPerson.of(command), answer.report
+                    )
             except SlackApiError as exc:
                 error = slack_error(exc)
                 log.warning("could not deliver the answer to %s: %s", user, error)

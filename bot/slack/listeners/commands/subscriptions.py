@@ -22,6 +22,7 @@ from bot.slack.app import Services
 from bot.slack.clients import Workspace
 from bot.slack.delivery import UNREACHABLE, slack_error
 from bot.slack.effects import SlackEffects
+from bot.slack.home_publisher import HomePublisher, request_team
 from bot.state.store import StateUnavailable
 from bot.subscriptions.manage import ArgumentError, Arguments, SubscriptionManager, parse_arguments
 from bot.subscriptions.store import SubscriptionStore
@@ -62,6 +63,7 @@ class SubscriptionCommands:
         elif word == "unsubscribe":
             arguments = self._arguments(rest, responder)
             await ack(**render_reply(await self._manager(responder).unsubscribe(channel, arguments)))
+            await HomePublisher.of(self.services).subscriptions_changed(request_team(self.services, command))
         else:
             label = self._arguments(rest, responder).target.label
             await ack(text=f":hourglass_flowing_sand: Checking that I can read {label}…")
@@ -89,7 +91,10 @@ class SubscriptionCommands:
         try:
             workspace = Workspace.of(command)  # whose bot token posts its runs, installed through OAuth
             team = workspace.key if workspace else None
-            reply = render_reply(await self._manager(responder).subscribe(channel, user, arguments, as_person=as_person, team=team))
+            reply = render_reply(
+                await self._manager(responder).subscribe(channel, user, arguments, as_person=as_person, team=team)
+            )
+            await HomePublisher.of(self.services).subscriptions_changed(request_team(self.services, command))
         except Exception:
             # A fault nobody foresaw (or a bug): the person still hears back; the operator gets the traceback.
             log.exception("subscribing %s failed unexpectedly", channel)
