@@ -77,6 +77,7 @@ class WaitingRuns:
         self.clock = clock
         self.listeners: list[Changed] = []
         self._written: LRUCache[tuple[str, str], bool] = LRUCache(maxsize=SEEN_KEPT)
+        self._primed = False
 
     @classmethod
     def of(cls, state: StateStore) -> WaitingRuns:
@@ -114,7 +115,15 @@ class WaitingRuns:
         waiting: bool,
         approve_url: str | None,
     ) -> None:
+        await self._prime()
         unknown = [team for team in teams if self._written.get((team, run_url)) is not waiting]
+        if not waiting:
+            # Only a row this process wrote, or found at its start, needs deleting: no write for each of
+            # the many runs not waiting. One left by another replica is dropped when a Home tab reads it.
+            for team in unknown:
+                if self._written.get((team, run_url)) is None:
+                    self._written[(team, run_url)] = False
+            unknown = [team for team in unknown if self._written.get((team, run_url)) is True]
         if not unknown:
             return
         changed: list[str] = []  # where a row came or went (not merely this process's first look)
@@ -149,6 +158,20 @@ class WaitingRuns:
         for team in changed:
             for listener in self.listeners:
                 await listener(team)
+
+    async def _prime(self) -> None:
+        """The waiting runs already in the store, known once (at the first run seen)."""
+        if self._primed:
+            return
+        self._primed = True
+        try:
+            async with self.state.begin() as db:
+                rows = await db.execute(select(home_waiting_runs.c.team, home_waiting_runs.c.run_url).limit(SEEN_KEPT))
+                for row in rows:
+                    self._written[(row.team, row.run_url)] = True
+        except StateUnavailable as exc:
+            self._primed = False
+            log.info("the Home tab's waiting runs not read: %s", exc)
 
     async def gone(self, team: str, run_url: str) -> None:
         """Found no longer waiting when read for a Home tab."""

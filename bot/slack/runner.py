@@ -28,6 +28,7 @@ from bot.lookup import Lookup
 from bot.ops.metrics import Metrics, process_metrics
 from bot.ops.routes import ReadyCheck, add_ops_routes
 from bot.slack.app import Services, build_app, build_client, slack_session
+from bot.slack.clients import SOLE_WORKSPACE
 from bot.slack.http_limits import MAX_JSON_DEPTH, body_deadline, server_options, slack_body_nests_too_deep
 from bot.slack.install import INSTALL_PATH, add_install_routes
 from bot.slack.metrics_middleware import register as measure_requests
@@ -147,7 +148,8 @@ async def _serve(settings: Settings, socket_mode: bool) -> None:
         responder = Responder(Lookup(buddy, settings, shared_ids=ExecutionIds(state)), settings)
         services = Services(settings=settings, responder=responder, state=state, work=work)
         with contextlib.suppress(StateUnavailable):
-            await services.tenants.warm()  # each workspace's own settings, before any request
+            # Each workspace's own settings, before any request (with one token: the one workspace's).
+            await services.tenants.warm(() if settings.slack_oauth else (SOLE_WORKSPACE,))
         app = build_app(services, socket_mode=socket_mode, session=session)
         measure_requests(app, metrics)
         services.watcher = watcher = build_watcher(services, services.clients)

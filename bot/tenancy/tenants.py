@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from cachetools import LRUCache
 
@@ -86,10 +86,12 @@ class Tenants:
         finally:
             self._refreshing.pop(key, None)
 
-    async def warm(self) -> None:
+    async def warm(self, known: Iterable[str] = ()) -> None:
         """Every installation's settings read at once (at start), so that an outage of the store later
-        finds a copy of each."""
-        for key, chosen in (await self.store.every()).items():
+        finds a copy of each; ``known`` installations without settings are kept as such."""
+        found: dict[str, WorkspaceSettings | None] = {key: None for key in known}
+        found.update(await self.store.every())
+        for key, chosen in found.items():
             self._kept[key] = (self.clock() + self.kept_s, chosen, self._build(chosen))
 
     async def settings_of(self, key: str) -> WorkspaceSettings | None:

@@ -232,3 +232,20 @@ def test_slack_refusing_the_channels_or_the_tab_is_said_or_logged_never_a_traceb
     open_home(bot, "UANA")
     assert HOME_LINK_ACTION in buttons(latest(fake_slack, "UANA", lambda v: HOME_LINK_ACTION in buttons(v)))
     assert "Traceback" not in bot.log()
+
+
+def test_a_subscription_removed_with_a_command_redraws_the_tabs_of_those_who_opened_them(bot, tmp_path, fake_slack):
+    subscribe(tmp_path / "state.db", (CHANNEL, 7))
+    bot.start()
+    open_home(bot, "UANA")
+    [first] = fake_slack.wait_for("views.publish", 1, timeout=15)
+    assert "pipeline 7" in json.dumps(first.params["view"])
+    status, ack = bot.command(
+        "unsubscribe https://app.buddy.works/acme/web/pipelines/pipeline/7",
+        channel_id=CHANNEL,
+        user_id="UBO",
+        response_url=fake_slack.response_url("unsub"),
+    )
+    assert status == 200 and "no longer follows" in ack, ack
+    [_, redrawn] = fake_slack.wait_for("views.publish", 2, timeout=15)
+    assert redrawn.params["user_id"] == "UANA" and "pipeline 7" not in json.dumps(redrawn.params["view"])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.slack.home_publisher import STORE_DOWN as HOME_STORE_DOWN
 from tests.conftest import TEMPLATE_DATABASE
 from tests.fakes.bot_process import SIGNING_SECRET, BotProcess
 from tests.fakes.buddy import FakeAction, FakeBuddy
@@ -156,6 +157,10 @@ def test_postgres_stopped_and_started_mid_run_keeps_the_bot_answering(tmp_path, 
         try:
             assert ready(bot) == (200, {"ready": True})
             server.stop()
+            # The Home tab, opened meanwhile, says the overview cannot be shown now (no traceback, no silence).
+            assert bot.event({"type": "app_home_opened", "user": "U123", "tab": "home", "event_ts": "1700000000.1"})[0] == 200
+            [published] = fake_slack.wait_for("views.publish", 1, timeout=15)
+            assert HOME_STORE_DOWN in json.dumps(published.params["view"])
 
             def start_again() -> None:
                 server.start()
