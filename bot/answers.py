@@ -152,11 +152,12 @@ class Responder:
             return True
         return channel in allowed
 
-    def plan(self, request: Request, *, runs_only: bool = False) -> Plan:
-        """Which references to answer. ``runs_only`` drops pipeline links (for links merely pasted in chat)."""
+    def plan(self, request: Request, *, runs_only: bool = False, anywhere: bool = False) -> Plan:
+        """Which references to answer. ``runs_only`` drops pipeline links (for links merely pasted in chat);
+        ``anywhere``: asked outside any conversation (the Home tab), so no channel rule applies."""
         if self.unavailable:
             return Plan(unavailable=self.unavailable)
-        if not self.channel_allowed(request.channel, is_direct=request.is_direct):
+        if not anywhere and not self.channel_allowed(request.channel, is_direct=request.is_direct):
             return Plan(channel_refused=True)
         found: FoundReferences = find_references(
             request.text,

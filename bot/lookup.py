@@ -3,7 +3,8 @@
 Calls per lookup (the performance issue pins these counts):
 - an action link with a numeric execution id: the details and the execution, concurrently (2 calls);
 - a web (hex) execution id: plus the pages of ``…/executions`` scanned, once: the mapping never changes,
-  and scans of one pipeline in flight together share the pages they read;
+  and scans of one pipeline in flight together share the pages they read, as do scans starting within
+  ``RECENT_PAGE_S`` of them (read again afresh, once, when the run is on none of those pages);
 - a link without an action id: the execution, then the details of the action worth showing;
 - a pipeline link: the first page of executions (one run), then as an execution link;
 - where the details carry no ``log`` (newer installations): one or two calls to ``…/logs`` for the tail only,
@@ -58,6 +59,7 @@ _WebIdKey = tuple[str, str, str, int, str | None]
 
 APPROVING_ACTOR_VARIABLE = "BUDDY_APPROVING_ACTOR"
 LOG_PAGE_MAX = PAGE_MAX  # the logs endpoint's largest page
+RECENT_PAGE_S = 5.0  # a page of a pipeline's runs, read for a web id, serves the scans that start this soon after
 PERSONAL_LOOKUPS = 256  # people reading at once with READ_AS_ASKER; the least recent are let go
 
 
@@ -103,6 +105,7 @@ class Lookup:
         # so that the event loop keeps answering Slack while it reads.
         self._finder = finder or ThreadPoolExecutor(max_workers=1, thread_name_prefix="why")
         self._coalescer = Coalescer()
+        self._recent_pages: TTLCache[Hashable, ExecutionList] = TTLCache(maxsize=256, ttl=RECENT_PAGE_S)
         # READ_AS_ASKER: a lookup per person's credential, each with its own caches and coalescing,
         # so that no answer read with one person's token is ever served to another.
         self._personal: LRUCache[str, Lookup] = LRUCache(maxsize=PERSONAL_LOOKUPS)
@@ -245,7 +248,7 @@ class Lookup:
             if shared is not None:
                 self._execution_ids[key] = shared
                 return shared
-        return await self._coalescer.run(("scan", key), lambda: self._scan_for(ref, key))
+        return await self._coalescer.run(("scan", key), lambda: self._scan_for(ref, key, recent_pages=True))
 
     def _known_execution_id(self, ref: BuddyRef) -> int | None:
         """The API's integer id when it costs no call: given, or a web id already seen on a scanned page."""
@@ -255,12 +258,19 @@ class Lookup:
             return int(ref.execution_id)
         return self._execution_ids.get(_web_id_key(ref))
 
-    async def _scan_for(self, ref: BuddyRef, key: _WebIdKey) -> int:
+    async def _scan_for(self, ref: BuddyRef, key: _WebIdKey, *, recent_pages: bool) -> int:
         per_page = self.settings.buddy_execution_page_size
         pages = self.settings.buddy_execution_pages
+        reused = False
         for page in range(1, pages + 1):
-            # Scans for different runs of one pipeline at the same moment share each page they read.
-            listing = await self._coalescer.run(("page", *key[:-1], page, per_page), self._list_page(ref, page, per_page))
+            page_key = ("page", *key[:-1], page, per_page)
+            listing = self._recent_pages.get(page_key) if recent_pages else None
+            reused = reused or listing is not None
+            if listing is None:
+                # Scans for different runs of one pipeline at the same moment share each page they read,
+                # and a scan that starts just after another reuses its pages (RECENT_PAGE_S).
+                listing = await self._coalescer.run(page_key, self._list_page(ref, page, per_page))
+                self._recent_pages[page_key] = listing
             seen = [(key[:-1] + (e.web_id,), e.id) for e in listing.executions if e.id is not None and e.web_id]
             for web_key, api_id in seen:
                 # Every id seen is remembered: the next lookup of a neighbouring run costs nothing.
@@ -271,6 +281,8 @@ class Lookup:
                 return found
             if not listing.executions or (listing.total_page_count or 0) <= page:
                 break
+        if reused:  # a page read a moment ago may predate this run: once more, every page read afresh
+            return await self._scan_for(ref, key, recent_pages=False)
         raise errors.NotFound(
             f"run {ref.execution_id} is not among the latest {pages * per_page} runs of pipeline {ref.pipeline_id}",
             host=ref.host,

@@ -60,6 +60,24 @@ async def test_hex_web_id_is_resolved_once_and_remembered(fake_buddy, lookup):
     assert not [c for c in fake_buddy.calls() if c.path.endswith("/executions")]
 
 
+async def test_a_scan_just_after_another_reuses_its_pages_and_a_newer_run_is_read_afresh(fake_buddy, lookup):
+    lookup.settings.buddy_execution_page_size = 10
+    runs = [fake_buddy.add_execution() for _ in range(30)]  # newest first: page 1 holds runs[29..20]
+
+    def pages_read() -> list[str]:
+        return [c.query["page"] for c in fake_buddy.calls() if c.path.endswith("/executions")]
+
+    await lookup.report(ref_for(fake_buddy, runs[15], runs[15].actions[0]))
+    assert pages_read() == ["1", "2"]
+    fake_buddy.reset_calls()
+    await lookup.report(ref_for(fake_buddy, runs[5], runs[5].actions[0]))  # a moment later, on page 3
+    assert pages_read() == ["3"]
+    fake_buddy.reset_calls()
+    newer = fake_buddy.add_execution()  # started after those pages were read: on none of them
+    report = await lookup.report(ref_for(fake_buddy, newer, newer.actions[0]))
+    assert report.run_ref.execution_id == newer.web_id and pages_read() == ["1"]
+
+
 async def test_hex_id_not_within_scanned_pages_is_not_found(fake_buddy, lookup):
     fake_buddy.add_execution()
     missing = BuddyRef("app.buddy.works", "acme", "web", 7, "ffffffffffffffffffffffff", "abc")

@@ -37,22 +37,10 @@ def test_headless_chromium_installs_the_app_and_that_workspace_is_answered_with_
     fake_slack.oauth.installing_into("TBROWSER", team_name="Browser Workspace")
     bot = oauth_bot(tmp_path, fake_slack, fake_buddy).start()
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=executable, headless=True)
-            try:
-                page = browser.new_page()
-                page.goto(f"{bot.url}/slack/install")
-                assert page.locator("h1").inner_text() == "Add Buddy to Slack"
-                page.click("#add-to-slack")
-                page.wait_for_url(lambda url: url.startswith(f"{fake_slack.server.base_url}/oauth/v2/authorize?"))
-                assert "Browser Workspace" in page.inner_text("body")
-                page.click("#allow")
-                page.wait_for_url(lambda url: url.startswith(f"{bot.url}/slack/oauth_redirect?"))
-                assert page.locator("#installed").inner_text() == "Buddy is installed in Browser Workspace."
-                cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies(bot.url)}
-                assert cookies.get("slack-app-oauth-state") in (None, "deleted")  # the state cookie is spent
-            finally:
-                browser.close()
+        try:
+            walk_the_install(sync_playwright, executable, bot, fake_slack)
+        except Exception as exc:  # the bot's side of a browser step that failed or hung, for whoever reads CI
+            raise AssertionError(f"{exc}\n--- the bot's log ---\n{bot.log()[-4000:]}") from exc
         installed = fake_slack.oauth.installed("TBROWSER")
 
         status, _ = bot.command(link, team_id="TBROWSER", channel_id="CBROWSER", response_url=fake_slack.response_url())
@@ -61,6 +49,26 @@ def test_headless_chromium_installs_the_app_and_that_workspace_is_answered_with_
         assert post.channel == "CBROWSER" and post.token == installed.bot_token
     finally:
         bot.stop()
+
+
+def walk_the_install(sync_playwright, executable: str, bot, fake_slack) -> None:
+    """The browser's part: the Add to Slack page, the fake Slack's authorize page, the success page."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(f"{bot.url}/slack/install")
+            assert page.locator("h1").inner_text() == "Add Buddy to Slack"
+            page.click("#add-to-slack")
+            page.wait_for_url(lambda url: url.startswith(f"{fake_slack.server.base_url}/oauth/v2/authorize?"))
+            assert "Browser Workspace" in page.inner_text("body")
+            page.click("#allow")
+            page.wait_for_url(lambda url: url.startswith(f"{bot.url}/slack/oauth_redirect?"))
+            assert page.locator("#installed").inner_text() == "Buddy is installed in Browser Workspace."
+            cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies(bot.url)}
+            assert cookies.get("slack-app-oauth-state") in (None, "deleted")  # the state cookie is spent
+        finally:
+            browser.close()
 
 
 def test_without_chromium_the_browser_test_is_skipped_saying_why_and_fails_under_ci(monkeypatch, tmp_path):

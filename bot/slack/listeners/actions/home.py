@@ -165,7 +165,7 @@ class HomeActions:
         value = _value(body)
         responder = await self.services.responder_for(body)
         # The button's value is whatever the browser sent: read like a link typed in a direct message.
-        plan = responder.plan(Request(text=value, whole_argument=False, user=person.user, is_direct=True, person=person))
+        plan = responder.plan(Request(text=value, whole_argument=False, user=person.user, person=person), anywhere=True)
         if plan.refusal or not plan.refs:
             return f":warning: {esc(plan.refusal or 'This button does not point at a Buddy run I can read.', 500)}"
         ref = plan.refs[0]
