@@ -38,6 +38,7 @@ from bot.identity.accounts import SlackPerson
 from bot.identity.credentials import NotLinked
 from bot.lookup import Lookup
 from bot.report import RunReport
+from bot.state.batch import GroupCommit
 from bot.state.store import StateStore, StateUnavailable
 from bot.state.tables import watches as watches_table
 
@@ -138,6 +139,7 @@ class Watcher:
         self.owner = owner or uuid.uuid4().hex
         self._wake = asyncio.Event()
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_POLLS)
+        self._rescheduled: GroupCommit[tuple[Watch, dict], None] = GroupCommit(self._write_later)
         self._task: asyncio.Task | None = None
 
     async def watch(
@@ -272,19 +274,20 @@ class Watcher:
         return min(max(0.0, soonest - self.clock()), longest)
 
     async def _poll_limited(self, watch: Watch) -> None:
-        async with self._limit:
-            try:
-                await self._poll(watch)
-            except Exception:  # one broken watch must not stop the loop that serves all of them
-                log.exception("polling %s failed", watch.ref.web_url)
-                await self._later(watch, grow=True)
+        try:
+            await self._poll(watch)
+        except Exception:  # one broken watch must not stop the loop that serves all of them
+            log.exception("polling %s failed", watch.ref.web_url)
+            await self._later(watch, grow=True)
 
     async def _poll(self, watch: Watch) -> None:
         expired = self.clock() - watch.started_at >= self.settings.watch_max_seconds
         try:
             lookup = await self.reader(watch) if self.reader is not None else self.lookup
             allowed = lookup.workspace_allowed(watch.ref)  # by the settings of the watch's Slack workspace
-            report = await lookup.report(watch.ref, fresh=True) if allowed else None
+            # Only the read takes one of the MAX_CONCURRENT_POLLS: writing the next poll's time down does not.
+            async with self._limit:
+                report = await lookup.report(watch.ref, fresh=True) if allowed else None
         except NotLinked:
             # The person it is read as unlinked (or their sign-in ran out): nobody may read it for them.
             await self._end(watch, "I stopped following this run: the Buddy account it was read with is no longer linked.", None)
@@ -333,8 +336,14 @@ class Watcher:
         values: dict = dict(next_poll_at=self.clock() + interval, interval_s=interval, owner=None, lease_until=None)
         if state is not None:
             values["last_state"] = state
+        await self._rescheduled.submit((watch, values))
+
+    async def _write_later(self, batch: list[tuple[Watch, dict]]) -> list[None]:
+        """The next poll of every watch polled meanwhile, in one transaction (bot.state.batch)."""
         async with self.state.begin() as db:
-            await db.execute(update(watches_table).where(self._mine(watch)).values(**values))
+            for watch, values in batch:
+                await db.execute(update(watches_table).where(self._mine(watch)).values(**values))
+        return [None] * len(batch)
 
     async def _forget(self, watch: Watch) -> None:
         async with self.state.begin() as db:
