@@ -31,7 +31,8 @@ from bot.work.queue import Unit
 log = logging.getLogger(__name__)
 
 CLIENT_KEPT_S = 60.0
-SOLE_WORKSPACE = "-"  # with one SLACK_BOT_TOKEN: the key the one workspace's settings are kept under
+# With one SLACK_BOT_TOKEN: the key the one workspace's rows are kept under (its settings, its Home tabs).
+SOLE_WORKSPACE = ""
 ROTATE_BEFORE_MINUTES = 120  # Bolt's default: a rotating token is refreshed two hours before it expires
 
 

@@ -24,7 +24,7 @@ from bot.render.blocks import header, section
 from bot.render.home import render_home
 from bot.slack.admins import is_admin
 from bot.slack.app import Services
-from bot.slack.clients import NotInstalled, Workspace
+from bot.slack.clients import NotInstalled
 from bot.slack.delivery import slack_error
 from bot.state.store import StateStore, StateUnavailable
 
@@ -39,11 +39,9 @@ STORE_DOWN = (
 
 
 def request_team(services: Services, body: dict) -> str:
-    """The installation a request came through, as the Home tab's rows name it ('' for the one workspace)."""
-    if not services.clients.per_workspace:
-        return ""
-    workspace = Workspace.of(body)
-    return workspace.key if workspace is not None else ""
+    """The installation a request came through, as the Home tab's rows name it (``SOLE_WORKSPACE``, '',
+    for the one workspace, as the settings are keyed)."""
+    return services.clients.settings_key(body) or ""
 
 
 class HomePublisher:
