@@ -341,8 +341,10 @@ class BuddyClient:
 
 
 def _seg(value: str) -> str:
-    """Quote one path segment, so an id can never add a segment or climb out of the path."""
-    return quote(str(value), safe="")
+    """Quote one path segment, so an id can never add a segment or climb out of the path; an id from
+    Buddy's JSON may hold a lone surrogate (``"\\ud800"``), which UTF-8 cannot encode: its bytes are
+    quoted as they are."""
+    return quote(str(value).encode("utf-8", "surrogatepass"), safe="")
 
 
 def _pipeline_path(ws: str, project: str, pipeline_id: int) -> str:

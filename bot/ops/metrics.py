@@ -6,7 +6,7 @@ are the Slack payload types the bot knows. Each ``Metrics`` has its own registry
 several side by side; the running bot uses the one from ``process_metrics()``.
 
     buddy_bot_slack_requests_total{kind,outcome}        Slack requests by kind and HTTP status class
-    buddy_bot_ack_seconds{kind}                         request in → Bolt's acknowledgement out
+    buddy_bot_ack_seconds{kind}                         request in → acknowledgement out
     buddy_bot_buddy_calls_total{endpoint,status}        Buddy API calls (each attempt) by path template
     buddy_bot_cache_hits_total{cache}                   lookups answered from a cache …
     buddy_bot_cache_misses_total{cache}                 … and those that were not
@@ -108,7 +108,7 @@ class Metrics:
         )
         self._ack_seconds = Histogram(
             "buddy_bot_ack_seconds",
-            "Seconds from a Slack request reaching Bolt to its acknowledgement (Slack gives up at 3 s)",
+            "Seconds from a Slack request read in to its acknowledgement (Slack gives up at 3 s)",
             ["kind"],
             buckets=ACK_BUCKETS,
             registry=self.registry,

@@ -29,6 +29,9 @@ from bot.identity.oauth import BuddyOAuth
 from bot.identity.vault import Vault
 from bot.slack.clients import SlackClients
 from bot.slack.install import Installer
+from bot.slack.intake import Intake
+from bot.slack.intake import register as register_intake
+from bot.slack.quick_ack import QuickAcks
 from bot.slack.unhandled import answer_unhandled
 from bot.state.claims import Claims
 from bot.state.store import StateStore
@@ -58,6 +61,8 @@ class Services:
     installer: Installer | None = field(init=False)  # set by build_app: installing through Slack's OAuth
     tenants: Tenants = field(init=False)  # each installation's own Buddy settings over the environment's
     recent: RecentRuns = field(init=False)  # the runs each person asked about (their Home tab)
+    intake: Intake = field(init=False)  # set by build_app: a request into its unit of work
+    quick_acks: QuickAcks = field(init=False)  # set by build_app: commands acknowledged ahead of Bolt
 
     def __post_init__(self) -> None:
         self.claims = Claims(self.state)
@@ -110,7 +115,6 @@ def build_client(settings: Settings, session: aiohttp.ClientSession | None = Non
 
 
 def build_app(services: Services, *, socket_mode: bool = False, session: aiohttp.ClientSession | None = None) -> AsyncApp:
-    from bot.slack import intake
     from bot.slack.listeners import register_listeners
 
     settings = services.settings
@@ -130,7 +134,9 @@ def build_app(services: Services, *, socket_mode: bool = False, session: aiohttp
     services.clients = installer.clients(app.client) if installer else SlackClients(app.client)
     services.installer = installer
     # Before any listener runs or any acknowledgement leaves.
-    intake.register(app, services.work, services.accounts.vault, reply_to_links=settings.reply_to_links)
+    services.intake = Intake(services.work, services.accounts.vault, reply_to_links=settings.reply_to_links)
+    register_intake(app, services.intake)
+    services.quick_acks = QuickAcks(settings.slack_signing_secret, services.intake, services.clients, services.work)
     register_listeners(app, services)
 
     @app.error

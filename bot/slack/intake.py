@@ -10,6 +10,7 @@ or was. The listener finds its unit in ``context["unit"]``.
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,7 @@ from bot.identity.vault import Vault
 from bot.render.actions import VARIABLES_VIEW
 from bot.render.blocks import OPEN_ACTION
 from bot.slack.message_kinds import worth_answering
-from bot.work.queue import WorkQueue
+from bot.work.queue import Unit, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -103,24 +104,50 @@ def open_typed(body: dict[str, Any], vault: Vault) -> dict[str, Any]:
     return opened
 
 
-def register(app: AsyncApp, work: WorkQueue, vault: Vault, *, reply_to_links: bool) -> None:
+class Intake:
+    """Turns a request into its unit of work, the same way whichever path acknowledges it (Bolt's
+    middleware here, or ``bot.slack.quick_ack`` ahead of Bolt)."""
+
+    def __init__(self, work: WorkQueue, vault: Vault, *, reply_to_links: bool) -> None:
+        self.work = work
+        self.vault = vault
+        self.reply_to_links = reply_to_links
+
+    async def take_in(self, body: dict[str, Any]) -> Unit | None | Redelivery:
+        """The request's new unit; None for a request that is no unit (handled on the spot, or a
+        form's values kept only in memory without TOKEN_ENCRYPTION_KEY); REDELIVERY for a key seen before."""
+        found = unit_key(body, reply_to_links=self.reply_to_links)
+        if found is None:
+            return None
+        kind, key = found
+        # Slack's deprecated verification token is never needed again: it is not kept at rest.
+        payload = {k: v for k, v in body.items() if k != "token"}
+        if kind == VIEW and self.vault.locked:
+            return None  # a form's values are kept only encrypted: without the key, answered from memory
+        if not self.vault.locked:
+            payload = seal_typed(kind, payload, self.vault)
+        unit = await self.work.accept(kind, key, payload)
+        if unit is None:
+            log.info("%s is a redelivery of a request already taken; not answered again", key)
+            return REDELIVERY
+        return unit
+
+
+class Redelivery(enum.Enum):
+    REDELIVERY = "redelivery"
+
+
+REDELIVERY = Redelivery.REDELIVERY
+
+
+def register(app: AsyncApp, intake: Intake) -> None:
     @app.middleware
     async def record_the_unit(
         req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
     ) -> BoltResponse:
-        found = unit_key(req.body, reply_to_links=reply_to_links) if isinstance(req.body, dict) else None
-        if found is None:
-            return await next()
-        kind, key = found
-        # Slack's deprecated verification token is never needed again: it is not kept at rest.
-        payload = {k: v for k, v in req.body.items() if k != "token"}
-        if kind == VIEW and vault.locked:
-            return await next()  # a form's values are kept only encrypted: without the key, answered from memory
-        if not vault.locked:
-            payload = seal_typed(kind, payload, vault)
-        unit = await work.accept(kind, key, payload)
-        if unit is None:
-            log.info("%s is a redelivery of a request already taken; not answered again", key)
+        taken = await intake.take_in(req.body) if isinstance(req.body, dict) else None
+        if taken is REDELIVERY:
             return BoltResponse(status=200, body="")
-        req.context["unit"] = unit
+        if taken is not None:
+            req.context["unit"] = taken
         return await next()

@@ -34,6 +34,7 @@ from bot.slack.install import INSTALL_PATH, add_install_routes
 from bot.slack.metrics_middleware import register as measure_requests
 from bot.slack.oauth_callback import add_oauth_routes
 from bot.slack.preflight import open_socket_mode, sign_in
+from bot.slack.quick_ack import QuickAcks
 from bot.slack.subscription_service import SubscriptionService
 from bot.slack.watch_publisher import build_watcher
 from bot.state.execution_ids import ExecutionIds
@@ -70,6 +71,7 @@ def http_app(
     slack_requests: bool = True,
     metrics: Metrics | None = None,
     ready_check: ReadyCheck | None = None,
+    quick_acks: QuickAcks | None = None,
 ) -> web.Application:
     """The bot's HTTP server: Slack's requests (not in Socket Mode), /health, /ready and /metrics."""
     web_app = web.Application(
@@ -88,6 +90,8 @@ def http_app(
         # Checked before Bolt parses it: its JSON parser recurses, and a deep enough body exhausts the stack.
         if slack_body_nests_too_deep(body):
             return web.Response(status=400, text=f"malformed request: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        if quick_acks is not None and (quick := await quick_acks.respond(body, request.headers)) is not None:
+            return await to_aiohttp_response(quick)
         try:
             bolt_request = await to_bolt_request(request)
         except (ValueError, AttributeError, TypeError):
@@ -152,6 +156,7 @@ async def _serve(settings: Settings, socket_mode: bool) -> None:
             await services.tenants.warm(() if settings.slack_oauth else (SOLE_WORKSPACE,))
         app = build_app(services, socket_mode=socket_mode, session=session)
         measure_requests(app, metrics)
+        services.quick_acks.metrics = metrics
         services.watcher = watcher = build_watcher(services, services.clients)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -159,7 +164,12 @@ async def _serve(settings: Settings, socket_mode: bool) -> None:
             loop.add_signal_handler(sig, stop.set)
         subscriptions = SubscriptionService(services, services.clients, buddy)
         web_app = http_app(
-            app, settings, slack_requests=not socket_mode, metrics=metrics, ready_check=readiness(state, work, stop)
+            app,
+            settings,
+            slack_requests=not socket_mode,
+            metrics=metrics,
+            ready_check=readiness(state, work, stop),
+            quick_acks=services.quick_acks,
         )
         subscriptions.add_routes(web_app)
         add_oauth_routes(web_app, services)  # Buddy's sign-in, in the person's browser

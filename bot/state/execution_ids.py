@@ -53,7 +53,7 @@ class ExecutionIds:
         if not rows:
             return
         insert = sqlite_insert if self.state.is_sqlite else postgresql_insert
-        statement = insert(execution_ids).values(rows).on_conflict_do_nothing()
+        statement = insert(execution_ids).on_conflict_do_nothing()
         with contextlib.suppress(StateUnavailable):
             async with self.state.begin() as db:
-                await db.execute(statement)
+                await db.execute(statement, rows)

@@ -124,7 +124,7 @@ class OutcomeHistory:
         ]
         dialect = sqlite if self.state.is_sqlite else postgresql
         async with self.state.begin() as db:
-            await db.execute(dialect.insert(action_outcomes).values(rows).on_conflict_do_nothing())
+            await db.execute(dialect.insert(action_outcomes).on_conflict_do_nothing(), rows)
             await db.execute(
                 delete(action_outcomes).where(
                     _pipeline_is(action_outcomes, pipeline), action_outcomes.c.run_order <= run_order - KEPT_RUNS

@@ -157,16 +157,18 @@ class WorkQueue:
         for index, row in enumerate(rows):
             first.setdefault(row["dedupe_key"], index)
         fresh = [rows[index] for index in first.values()]
-        statement = self._insert(work_units).values(fresh).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        # Rows as parameters (executemany), not in .values(): one compiled statement for any number of
+        # rows, where a multi-row VALUES is compiled afresh each time (about 0.4 ms a row).
+        statement = self._insert(work_units).on_conflict_do_nothing(index_elements=["dedupe_key"])
         async with self.state.begin() as db:
-            inserted = set((await db.execute(statement.returning(work_units.c.dedupe_key))).scalars())
+            inserted = set((await db.execute(statement.returning(work_units.c.dedupe_key), fresh)).scalars())
         return [first[row["dedupe_key"]] == index and row["dedupe_key"] in inserted for index, row in enumerate(rows)]
 
     async def _insert_effects(self, rows: list[dict[str, Any]]) -> list[None]:
         # A conflict: recorded by the worker this unit was taken from, after it lost the lease.
-        statement = self._insert(work_effects).values(rows).on_conflict_do_nothing(index_elements=["unit_id", "name"])
+        statement = self._insert(work_effects).on_conflict_do_nothing(index_elements=["unit_id", "name"])
         async with self.state.begin() as db:
-            await db.execute(statement)
+            await db.execute(statement, rows)
         return [None] * len(rows)
 
     async def _mark_done(self, unit_ids: list[str]) -> list[None]:

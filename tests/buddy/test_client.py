@@ -46,6 +46,13 @@ async def test_path_segments_are_quoted(fake_buddy: FakeBuddy, client):
     assert fake_buddy.calls()[0].path.endswith("/action_executions/..%2F..%2F..%2Fuser%2Ftoken")
 
 
+async def test_an_id_with_a_lone_surrogate_is_quoted_not_a_crash(fake_buddy: FakeBuddy, client):
+    """Buddy's JSON may carry ``"\\ud800"`` as an action execution id (found by test_wild_responses)."""
+    with pytest.raises(errors.NotFound):
+        await client.get_action_execution(HOST, "acme", "web", 7, 1, "\ud800")
+    assert fake_buddy.calls()[0].path.endswith("/action_executions/%ED%A0%80")
+
+
 @pytest.mark.parametrize(
     ("status", "error_type"),
     [(401, errors.Unauthorized), (403, errors.Forbidden), (404, errors.NotFound)],

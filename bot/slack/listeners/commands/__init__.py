@@ -16,4 +16,5 @@ def register(app: AsyncApp, services: Services) -> None:
     command = BuddyCommand(services, *families)
     # ack answers within Slack's 3 s from what is already known; the lookup runs after it.
     app.command("/buddy")(command.handle)
+    services.quick_acks.command("/buddy", command)  # in HTTP mode, acknowledged ahead of Bolt
     services.work.register(COMMAND, services.clients.unit_handler(command.run))  # the workspace's own bot token

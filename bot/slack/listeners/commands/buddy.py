@@ -80,6 +80,12 @@ class BuddyCommand:
         respond = AsyncRespond(response_url=command.get("response_url"))
         await self.answer(command, client, respond, effects=SlackEffects(client, self.services.work, unit))
 
+    def acknowledges_alone(self, command: dict) -> bool:
+        """A lookup, help, a usage error: acknowledged from the command alone (``bot.slack.quick_ack``);
+        a subcommand's acknowledgement may need more (a modal opened over it)."""
+        text = command.get("text", "").strip()
+        return (text.split(maxsplit=1)[0].lower() if text else "") not in self.subcommands
+
     async def ack(self, ack: AsyncAck, command: dict) -> None:
         """Answers from what is known without Buddy: help, usage errors and refusals are ephemeral."""
         text = command.get("text", "").strip()
