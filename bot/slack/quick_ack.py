@@ -59,7 +59,12 @@ class QuickAcks:
     async def respond(self, body: bytes, headers: Mapping[str, str]) -> BoltResponse | None:
         """The acknowledgement of a command answered here; None for a request Bolt must answer."""
         started = time.perf_counter()
-        if self.verifier is None or not self._commands or headers.get("Content-Type", "").split(";")[0].strip() != FORM or b"command=" not in body:
+        if (
+            self.verifier is None
+            or not self._commands
+            or headers.get("Content-Type", "").split(";")[0].strip() != FORM
+            or b"command=" not in body
+        ):
             return None
         text = body.decode("utf-8", errors="replace")
         if not self.verifier.is_valid(
