@@ -37,10 +37,15 @@ from bot.report import RunReport
 
 def build_app(settings: Settings) -> App:
     base = settings.slack_api_url or "https://slack.com/api/"
-    app = App(client=WebClient(token=settings.slack_bot_token, base_url=base if base.endswith("/") else base + "/"),
-              signing_secret=settings.slack_signing_secret)
-    buddy = httpx.Client(base_url=settings.buddy_api_url or "https://api.buddy.works",
-                         headers={"Authorization": f"Bearer {settings.buddy_token}"}, timeout=settings.buddy_timeout_s)
+    app = App(
+        client=WebClient(token=settings.slack_bot_token, base_url=base if base.endswith("/") else base + "/"),
+        signing_secret=settings.slack_signing_secret,
+    )
+    buddy = httpx.Client(
+        base_url=settings.buddy_api_url or "https://api.buddy.works",
+        headers={"Authorization": f"Bearer {settings.buddy_token}"},
+        timeout=settings.buddy_timeout_s,
+    )
 
     @app.command("/buddy")
     def buddy_command(ack: Any, command: dict, client: WebClient) -> None:
@@ -49,19 +54,33 @@ def build_app(settings: Settings) -> App:
         pipeline = f"/workspaces/{ref.workspace}/projects/{ref.project}/pipelines/{ref.pipeline_id}"
         execution_path = f"{pipeline}/executions/{ref.execution_id}"
         details = ActionExecution.model_validate(
-            buddy.get(f"{execution_path}/action_executions/{ref.action_execution_id}").json())
+            buddy.get(f"{execution_path}/action_executions/{ref.action_execution_id}").json()
+        )
         execution = Execution.model_validate(buddy.get(execution_path).json())
         approver = approver_from_outputs(details)
         if details.approver_id is not None and approver is None:
             approver = buddy.get(f"/workspaces/{ref.workspace}/members/{details.approver_id}").json().get("name")
         log = details.log or []
-        report = RunReport(ref=ref, action=details, execution=execution, approver_name=approver,
-                           log_tail=log[-settings.log_lines:], log_total_lines=len(log))
-        message = render_summary(report, secret_key_regex=settings.secret_key_regex,
-                                 requested_by=command["user_id"], interactive=True)
+        report = RunReport(
+            ref=ref,
+            action=details,
+            execution=execution,
+            approver_name=approver,
+            log_tail=log[-settings.log_lines :],
+            log_total_lines=len(log),
+        )
+        message = render_summary(
+            report, secret_key_regex=settings.secret_key_regex, requested_by=command["user_id"], interactive=True
+        )
         posted = client.chat_postMessage(channel=command["channel_id"], **message)
-        client.files_upload_v2(channel=command["channel_id"], thread_ts=posted["ts"], content=render_log_tail(report),
-                               filename="buddy.log", title=log_tail_title(report), snippet_type="text")
+        client.files_upload_v2(
+            channel=command["channel_id"],
+            thread_ts=posted["ts"],
+            content=render_log_tail(report),
+            filename="buddy.log",
+            title=log_tail_title(report),
+            snippet_type="text",
+        )
 
     return app
 
@@ -91,8 +110,9 @@ def main() -> None:
     settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    server = make_server(settings.bind_host, settings.port, wsgi_app(build_app(settings)),
-                         server_class=_Server, handler_class=_QuietHandler)
+    server = make_server(
+        settings.bind_host, settings.port, wsgi_app(build_app(settings)), server_class=_Server, handler_class=_QuietHandler
+    )
     server.serve_forever()
 
 

@@ -33,7 +33,7 @@ from bench.why_cost import measure_why_cost, why_cost_table  # noqa: E402
 from bench.replicas import measure_replicas, print_replicas  # noqa: E402
 from bench.report import ratio, seconds, table  # noqa: E402
 from bench.stores import measure_stores, print_stores  # noqa: E402
-from tests.fakes.bot_process import BotProcess  # noqa: E402
+from tests.fakes.bot_process import FORK_ENV, BotProcess  # noqa: E402
 from tests.fakes.postgres import PostgresServer  # noqa: E402
 
 ACK_TARGET_S = 0.10 * SLACK_ACK_DEADLINE_S
@@ -209,6 +209,7 @@ class Bench:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    os.environ.pop(FORK_ENV, None)  # every bot measured is spawned afresh, as in production (even from the test suite)
     started = time.monotonic()
     load_before = os.getloadavg()
     report = Report(args)

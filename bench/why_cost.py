@@ -44,18 +44,32 @@ def measure_why_cost(seconds: float = 1.0) -> list[dict[str, Any]]:
     big_seconds = _seconds_per_run(big, seconds)
     calls = asyncio.run(_count_calls())
     return [
-        _row("finder, per 1,000 lines (a 5,000-line window of CI output, the error on its last line)",
-             f"{per_1000 * 1000:.1f} ms", f"≤ {MS_PER_1000_LINES_MAX:g} ms", per_1000 * 1000 <= MS_PER_1000_LINES_MAX),
-        _row("finder, per 1,000 lines of 1,000 characters each",
-             f"{per_1000_long * 1000:.1f} ms", f"≤ {MS_PER_1000_LONG_LINES_MAX:g} ms", per_1000_long * 1000 <= MS_PER_1000_LONG_LINES_MAX),
-        _row(f"finder, a {BIG_LOG_LINES:,}-line log read whole (more than the bot reads: WHY_MAX_LINES ≤ 6,000)",
-             f"{big_seconds * 1000:.0f} ms", f"≤ {BIG_LOG_SECONDS_MAX * 1000:.0f} ms", big_seconds <= BIG_LOG_SECONDS_MAX),
+        _row(
+            "finder, per 1,000 lines (a 5,000-line window of CI output, the error on its last line)",
+            f"{per_1000 * 1000:.1f} ms",
+            f"≤ {MS_PER_1000_LINES_MAX:g} ms",
+            per_1000 * 1000 <= MS_PER_1000_LINES_MAX,
+        ),
+        _row(
+            "finder, per 1,000 lines of 1,000 characters each",
+            f"{per_1000_long * 1000:.1f} ms",
+            f"≤ {MS_PER_1000_LONG_LINES_MAX:g} ms",
+            per_1000_long * 1000 <= MS_PER_1000_LONG_LINES_MAX,
+        ),
+        _row(
+            f"finder, a {BIG_LOG_LINES:,}-line log read whole (more than the bot reads: WHY_MAX_LINES ≤ 6,000)",
+            f"{big_seconds * 1000:.0f} ms",
+            f"≤ {BIG_LOG_SECONDS_MAX * 1000:.0f} ms",
+            big_seconds <= BIG_LOG_SECONDS_MAX,
+        ),
         *calls,
     ]
 
 
 def why_cost_table(rows: list[dict[str, Any]]) -> str:
-    return table(["", "measured", "target", ""], [[r["measure"], r["value"], r["target"], "met" if r["met"] else "MISSED"] for r in rows])
+    return table(
+        ["", "measured", "target", ""], [[r["measure"], r["value"], r["target"], "met" if r["met"] else "MISSED"] for r in rows]
+    )
 
 
 def _row(measure: str, value: str, target: str, met: bool) -> dict[str, Any]:
@@ -111,8 +125,12 @@ async def _count_calls() -> list[dict[str, Any]]:
         extra = failure - success
         target = EXTRA_CALLS_MAX if not include_log else 0
         rows.append(
-            _row(f"extra Buddy calls per failed action, {BIG_LOG_LINES:,}-line log, {how}",
-                 f"{extra} ({failure} calls; a successful run: {success})", f"≤ {target}", extra <= target)
+            _row(
+                f"extra Buddy calls per failed action, {BIG_LOG_LINES:,}-line log, {how}",
+                f"{extra} ({failure} calls; a successful run: {success})",
+                f"≤ {target}",
+                extra <= target,
+            )
         )
     return rows
 

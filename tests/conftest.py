@@ -9,10 +9,18 @@ import pytest
 
 from bot.config import Settings
 from bot.state.store import StateStore
+from tests.fakes.bot_process import FORK_ENV
 from tests.fakes.buddy import TOKEN, FakeBuddy
 from tests.fakes.postgres import PostgresServer
 
 TEMPLATE_DATABASE = "buddy_template"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every bot process a test starts is forked from one that has imported the bot (tests/fakes/zygote.py)."""
+    import os
+
+    os.environ[FORK_ENV] = "1"
 
 
 @pytest.fixture(autouse=True)

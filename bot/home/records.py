@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from cachetools import LRUCache
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -261,22 +261,23 @@ class RecentRuns:
             log.info("a run asked about is not listed on the Home tab: %s", exc)
 
     async def _write(self, rows: list[dict]) -> list[None]:
-        insert = sqlite_insert if self.state.is_sqlite else postgresql_insert
-        key = ("team", "slack_user", "run_url")
+        """Two statements for the whole batch, whatever its size: the rows (the last of each run per
+        person, as one upsert may touch a row once), then each person's oldest beyond RECENT_PER_PERSON."""
+        table = home_recent_runs
+        latest = {(row["team"], row["slack_user"], row["run_url"]): row for row in rows}
+        upsert = (sqlite_insert if self.state.is_sqlite else postgresql_insert)(table)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["team", "slack_user", "run_url"],
+            set_={name: upsert.excluded[name] for name in ("title", "status", "at")},
+        )
+        people = list({(row["team"], row["slack_user"]) for row in rows})
+        person = (table.c.team, table.c.slack_user)
+        newest_first = func.row_number().over(partition_by=person, order_by=table.c.at.desc()).label("newest_first")
+        ranked = select(*person, table.c.run_url, newest_first).where(tuple_(*person).in_(people)).subquery()
+        beyond = select(ranked.c.team, ranked.c.slack_user, ranked.c.run_url).where(ranked.c.newest_first > RECENT_PER_PERSON)
         async with self.state.begin() as db:
-            for row in rows:
-                statement = insert(home_recent_runs).values(**row)
-                update = {name: value for name, value in row.items() if name not in key}
-                await db.execute(statement.on_conflict_do_update(index_elements=list(key), set_=update))
-            for team, user in {(row["team"], row["slack_user"]) for row in rows}:
-                mine = (home_recent_runs.c.team == team, home_recent_runs.c.slack_user == user)
-                kept = (
-                    select(home_recent_runs.c.run_url)
-                    .where(*mine)
-                    .order_by(home_recent_runs.c.at.desc())
-                    .limit(RECENT_PER_PERSON)
-                )
-                await db.execute(delete(home_recent_runs).where(*mine, home_recent_runs.c.run_url.not_in(kept.scalar_subquery())))
+            await db.execute(upsert, list(latest.values()))
+            await db.execute(delete(table).where(tuple_(*person, table.c.run_url).in_(beyond)))
         return [None] * len(rows)
 
     async def of(self, team: str, user: str) -> list[RecentRun]:

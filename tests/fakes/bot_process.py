@@ -13,9 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.fakes.buddy import TOKEN as BUDDY_TOKEN
+from tests.fakes.zygote import ForkedProcess, Zygote
 from tests.fakes.signing import block_actions_body, event_callback_body, post_signed, slash_command_body
 
 SIGNING_SECRET = "test-signing-secret"
+# Set by the test suite (tests/conftest.py): bots are forked from one that has imported the bot already.
+FORK_ENV = "BOT_PROCESS_FORKED"
 BOT_TOKEN = "xoxb-test-token"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,7 +54,7 @@ class BotProcess:
         }
         if self.env.get("DATABASE_URL"):
             self.env.pop("STATE_DB")  # the state is on PostgreSQL; both set is refused
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen | ForkedProcess | None = None
 
     @property
     def url(self) -> str:
@@ -63,8 +66,13 @@ class BotProcess:
 
     def start(self, timeout: float = 20, ready: Callable[[], bool] | None = None) -> BotProcess:
         """Starts the bot and waits until ``ready()`` (default: ``GET /health`` answers 200)."""
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", self.module], cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        if self.module == "bot" and os.environ.get(FORK_ENV) == "1":
+            self.proc = Zygote.shared().start(self.module, env=self.env, cwd=self.workdir, log=self.log_path)
+        else:
+            with self.log_path.open("ab") as log:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-m", self.module], cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                )
         ready = ready or self.healthy
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

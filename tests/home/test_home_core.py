@@ -5,7 +5,10 @@ installation's rows gone with it."""
 
 from __future__ import annotations
 
+import asyncio
+
 from cryptography.fernet import Fernet
+from sqlalchemy import select
 
 from bot.actions.audit import DONE, AuditTrail
 from bot.answers import Responder
@@ -20,6 +23,7 @@ from bot.identity.credentials import Identity
 from bot.identity.vault import Vault
 from bot.lookup import Lookup
 from bot.report import RunReport
+from bot.state.tables import home_recent_runs
 from bot.subscriptions.store import Mode, PipelineKey, SubscriptionStore, Target
 from tests.fakes.buddy import FakeAction, FakeBuddy
 
@@ -125,6 +129,14 @@ async def test_recent_runs_are_those_asked_about_and_started_the_last_ones_kept(
     await recent.asked("", SlackPerson("T1", "UBO"), report(7, 99, "FAILED"))
     kept = await recent.of("", ANA.user)
     assert len(kept) == RECENT_PER_PERSON and kept[0].run_url.endswith("/execution/13")
+    # A burst asked together is one batch: the same run twice in it, and the oldest pruned beyond the limit.
+    now[0] += 1
+    await asyncio.gather(*(recent.asked("", ANA, report(7, number, "SUCCESSFUL")) for number in (20, 21, 21, 22)))
+    async with state.begin() as db:
+        rows = (await db.execute(select(home_recent_runs).where(home_recent_runs.c.slack_user == ANA.user))).all()
+    assert len(rows) == RECENT_PER_PERSON and {row.run_url.rsplit("/", 1)[1] for row in rows} >= {"20", "21", "22", "13"}
+    assert {row.status for row in rows if row.run_url.endswith(("/20", "/21", "/22"))} == {"SUCCESSFUL"}
+    assert len(await recent.of("", "UBO")) == 1  # another person's runs are theirs
     await AuditTrail(state, clock=lambda: 5000.0).record(
         unit_id="u" * 32, person=ANA, buddy_user="Ana", action="run", ref=BuddyRef(HOST, "acme", "web", 9),
         run_url=f"https://{HOST}/acme/web/pipelines/pipeline/9/execution/1", result=DONE,
