@@ -49,7 +49,7 @@ def print_big_burst(first: Burst, burst: Burst, floor: list[Sent], latency: floa
         rows.append([label, seconds(first.ack(share)), seconds(burst.ack(share)), *_against(burst.ack(share), target)])
     check(f"ack p99 of {n} at once", burst.ack(0.99) <= ACK_TARGET_S)
     floor_p99 = percentile([s.ack_s if s.status == 200 else math.inf for s in floor], 0.99)
-    rows.append(["ack p99 of the HTTP server alone", "", seconds(floor_p99), *_against(floor_p99, ACK_TARGET_S)])
+    rows.append(["ack p99 of the HTTP server alone (no bot)", "", seconds(floor_p99), "", "the floor (see below)"])
     for label, share, target in (
         ("end-to-end p50", 0.5, None),
         ("end-to-end p95", 0.95, e2e_target),
