@@ -261,10 +261,9 @@ class RecentRuns:
             log.info("a run asked about is not listed on the Home tab: %s", exc)
 
     async def _write(self, rows: list[dict]) -> list[None]:
-        """Two statements for the whole batch, whatever its size: the rows (the last of each run per
-        person, as one upsert may touch a row once), then each person's oldest beyond RECENT_PER_PERSON."""
+        """Two statements for the whole batch, whatever its size: the rows (one upsert, executemany),
+        then each person's oldest beyond RECENT_PER_PERSON."""
         table = home_recent_runs
-        latest = {(row["team"], row["slack_user"], row["run_url"]): row for row in rows}
         upsert = (sqlite_insert if self.state.is_sqlite else postgresql_insert)(table)
         upsert = upsert.on_conflict_do_update(
             index_elements=["team", "slack_user", "run_url"],
@@ -276,7 +275,7 @@ class RecentRuns:
         ranked = select(*person, table.c.run_url, newest_first).where(tuple_(*person).in_(people)).subquery()
         beyond = select(ranked.c.team, ranked.c.slack_user, ranked.c.run_url).where(ranked.c.newest_first > RECENT_PER_PERSON)
         async with self.state.begin() as db:
-            await db.execute(upsert, list(latest.values()))
+            await db.execute(upsert, rows)
             await db.execute(delete(table).where(tuple_(*person, table.c.run_url).in_(beyond)))
         return [None] * len(rows)
 
