@@ -136,7 +136,7 @@ def build_app(services: Services, *, socket_mode: bool = False, session: aiohttp
     # Before any listener runs or any acknowledgement leaves.
     services.intake = Intake(services.work, services.accounts.vault, reply_to_links=settings.reply_to_links)
     register_intake(app, services.intake)
-    services.quick_acks = QuickAcks(settings.slack_signing_secret, services.intake, services.clients, services.work)
+    services.quick_acks = QuickAcks(settings.slack_signing_secret, services.intake, services.clients)
     register_listeners(app, services)
 
     @app.error

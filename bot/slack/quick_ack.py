@@ -29,7 +29,6 @@ from bot.ops.metrics import Metrics
 from bot.slack.clients import NotInstalled, SlackClients
 from bot.slack.intake import REDELIVERY, Intake
 from bot.state.store import StateUnavailable
-from bot.work.queue import WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +44,10 @@ class QuickCommand(Protocol):
 
 
 class QuickAcks:
-    def __init__(self, signing_secret: str, intake: Intake, clients: SlackClients, work: WorkQueue) -> None:
+    def __init__(self, signing_secret: str, intake: Intake, clients: SlackClients) -> None:
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None  # none in Socket Mode
         self.intake = intake
         self.clients = clients
-        self.work = work
         self.metrics: Metrics | None = None
         self._commands: dict[str, QuickCommand] = {}
 
@@ -91,7 +89,7 @@ class QuickAcks:
             return self._answered(BoltResponse(status=200, body=""), started)
         if taken is None:  # no trigger_id to know a redelivery by: Bolt's listener answers it as it comes
             return None
-        self.work.start(taken)
+        self.intake.work.start(taken)
         return self._answered(ack.response, started)
 
     def _answered(self, response: BoltResponse, started: float) -> BoltResponse:

@@ -52,7 +52,7 @@ def quick_acks(state) -> tuple[QuickAcks, Lookups, list[Unit], WorkQueue]:
 
     work.register(COMMAND, run)
     clients = SlackClients(AsyncWebClient(token="xoxb-quick"))
-    quick = QuickAcks(SECRET, Intake(work, Vault(KEY), reply_to_links=False), clients, work)
+    quick = QuickAcks(SECRET, Intake(work, Vault(KEY), reply_to_links=False), clients)
     quick.metrics = Metrics()
     listener = Lookups()
     quick.command("/buddy", listener)

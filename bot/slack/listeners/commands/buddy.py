@@ -83,13 +83,12 @@ class BuddyCommand:
     def acknowledges_alone(self, command: dict) -> bool:
         """A lookup, help, a usage error: acknowledged from the command alone (``bot.slack.quick_ack``);
         a subcommand's acknowledgement may need more (a modal opened over it)."""
-        text = command.get("text", "").strip()
-        return (text.split(maxsplit=1)[0].lower() if text else "") not in self.subcommands
+        return _first_word(command) not in self.subcommands
 
     async def ack(self, ack: AsyncAck, command: dict) -> None:
         """Answers from what is known without Buddy: help, usage errors and refusals are ephemeral."""
         text = command.get("text", "").strip()
-        word = text.split(maxsplit=1)[0].lower() if text else ""
+        word = _first_word(command)
         if word in {"", "help"}:
             await ack(**render_help())
             return
@@ -108,8 +107,7 @@ class BuddyCommand:
     async def answer(
         self, command: dict, client: AsyncWebClient, respond: AsyncRespond, *, effects: SlackEffects | None = None
     ) -> None:
-        text = command.get("text", "").strip()
-        word = text.split(maxsplit=1)[0].lower() if text else ""
+        word = _first_word(command)
         if word in self.subcommands:
             await self.subcommands[word].answer(command, client, respond, effects=effects)
             return
@@ -150,3 +148,9 @@ class BuddyCommand:
                 await respond(**render_notice(f"I could not post the answer here ({error}). {hint}"))
         if note := responder.skipped_note(plan):
             await respond(response_type="ephemeral", **render_notice(note))
+
+
+def _first_word(command: dict) -> str:
+    """The subcommand a ``/buddy`` text starts with (lower case), or '' for none."""
+    words = command.get("text", "").split(maxsplit=1)
+    return words[0].lower() if words else ""
